@@ -1,0 +1,128 @@
+"""Pomodoro: a timer service whose server keeps the clock."""
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import extensions as ext
+
+
+def database_url(url: str) -> str:
+    """Accept the URL forms hosting providers hand out; always talk psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _secret_key(app: Flask) -> str:
+    """SECRET_KEY from the environment; the embedded default keeps a generated
+    one in instance/ so sessions survive a restart. Anything else refuses to start."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    if os.environ.get("DATABASE_URL") or os.environ.get("REDIS_URL"):
+        raise RuntimeError("SECRET_KEY must be set when DATABASE_URL or REDIS_URL is: refusing to start.")
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _settings(app: Flask) -> dict:
+    env = os.environ
+    redis_url = env.get("REDIS_URL") or None
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url(
+            env.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'pomodoro.db'}"
+        ),
+        "REDIS_URL": redis_url,
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "SESSION_COOKIE_SECURE": env.get("SECURE_COOKIES", "0") == "1",
+        "REMEMBER_COOKIE_SECURE": env.get("SECURE_COOKIES", "0") == "1",
+    }
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        MAX_CONTENT_LENGTH=64 * 1024,
+        RATELIMIT_HEADERS_ENABLED=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked where cookies authenticate: see auth.require_user
+        SOCK_SERVER_OPTIONS={"ping_interval": 25, "max_message_size": 4096},
+        API_TITLE="Pomodoro",
+        API_VERSION="1.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="/static/vendor/swagger-ui/",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+    )
+    app.config.from_mapping(_settings(app))
+    if test_config is None or "SECRET_KEY" not in test_config:
+        app.config["SECRET_KEY"] = _secret_key(app)
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+        app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+
+    ext.db.init_app(app)
+    ext.migrate.init_app(app, ext.db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    ext.login_manager.init_app(app)
+    ext.login_manager.login_view = "pages.login"
+    ext.csrf.init_app(app)
+    ext.limiter.init_app(app)
+    ext.sock.init_app(app)
+    _init_runtime(app)
+
+    from . import api as json_api, auth, errors, pages, schemas, socket  # noqa: I001 (views need the extensions bound)
+
+    ext.api.ERROR_SCHEMA = schemas.Error
+    ext.api.init_app(app)
+    ext.api.register_blueprint(auth.bp)
+    ext.api.register_blueprint(json_api.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(socket.bp)
+    errors.init_app(app)
+    return app
+
+
+def _init_runtime(app: Flask) -> None:
+    """Pick the timer and event adapters: Redis and RQ when REDIS_URL is set,
+    in-process otherwise. Nothing connects or starts here."""
+    from .events import LocalEvents, RedisEvents
+    from .timers import LocalTimers, RQTimers
+
+    if app.config["REDIS_URL"]:
+        from redis import Redis
+        from rq import Queue
+
+        connection = Redis.from_url(app.config["REDIS_URL"])
+        app.extensions["pomodoro.timers"] = RQTimers(Queue("pomodoro", connection=connection))
+        app.extensions["pomodoro.events"] = RedisEvents(app.config["REDIS_URL"])
+    else:
+        app.extensions["pomodoro.timers"] = LocalTimers(app)
+        app.extensions["pomodoro.events"] = LocalEvents()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    """SQLite: let readers and the timer thread work beside a writer."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

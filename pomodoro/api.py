@@ -1,0 +1,160 @@
+"""The JSON API: users and their configuration, cycles and sessions."""
+from flask import abort, request, url_for
+from flask_login import current_user
+from flask_smorest import Blueprint
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from . import actions, schemas
+from .auth import require_user
+from .extensions import db
+from .models import Cycle, User
+
+bp = Blueprint("api", __name__, description="Users, cycles and sessions")
+
+PUBLIC_ENDPOINTS = {"api.create_user"}
+
+
+@bp.before_request
+def authenticate():
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        return require_user()
+    return None
+
+
+def own_user(user_id: str) -> User:
+    if user_id != current_user.id:
+        raise actions.NotFound("No such user.")
+    return current_user
+
+
+@bp.route("/users", methods=["POST"])
+@bp.arguments(schemas.SignUp)
+@bp.response(201, schemas.User)
+@bp.alt_response(409, schema=schemas.Error, description="The e-mail is taken")
+def create_user(fields):
+    """Sign up."""
+    if User.by_email(fields["email"]) is not None:
+        abort(409, "That e-mail is already registered.")
+    user = User(email=fields["email"], name=fields["name"])
+    user.set_password(fields["password"])
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:  # signed up by a concurrent request
+        db.session.rollback()
+        abort(409, "That e-mail is already registered.")
+    return user, 201, {"Location": url_for("api.get_user", user_id=user.id)}
+
+
+@bp.route("/users/me")
+@bp.response(200, schemas.User)
+def get_me():
+    """The signed-in user, with their configuration."""
+    return current_user
+
+
+@bp.route("/users/<user_id>")
+@bp.response(200, schemas.User)
+def get_user(user_id):
+    """A user, with their configuration (only your own)."""
+    return own_user(user_id)
+
+
+@bp.route("/users/<user_id>/configuration", methods=["PATCH"])
+@bp.arguments(schemas.ConfigurationChange)
+@bp.response(200, schemas.Configuration)
+def update_configuration(changes, user_id):
+    """Change any of the timer settings; new sessions use them."""
+    return actions.update_configuration(own_user(user_id), changes)
+
+
+@bp.route("/cycles", methods=["POST"])
+@bp.arguments(schemas.NewCycle)
+@bp.response(201, schemas.Cycle)
+@bp.alt_response(409, schema=schemas.Error, description="A session is running or paused")
+def create_cycle(_fields):
+    """Start a new cycle, finishing the active one."""
+    return actions.create_cycle(current_user)
+
+
+@bp.route("/cycles")
+@bp.arguments(schemas.Page, location="query")
+@bp.response(200, schemas.CycleList)
+def list_cycles(page):
+    """Your cycles, newest first."""
+    owned = select(Cycle).where(Cycle.user_id == current_user.id)
+    total = db.session.scalar(select(func.count()).select_from(owned.subquery()))
+    items = db.session.scalars(
+        owned.order_by(Cycle.created_at.desc(), Cycle.id.desc())
+        .limit(page["per_page"]).offset((page["page"] - 1) * page["per_page"])
+    ).all()
+    return {"items": items, "total": total, **page}
+
+
+@bp.route("/cycles/<cycle_id>")
+@bp.response(200, schemas.Cycle)
+def get_cycle(cycle_id):
+    """One cycle."""
+    actions.settle(current_user)
+    return actions.get_cycle(current_user, cycle_id)
+
+
+@bp.route("/cycles/<cycle_id>/sessions")
+@bp.response(200, schemas.SessionList)
+def list_cycle_sessions(cycle_id):
+    """The cycle's sessions in order."""
+    actions.settle(current_user)
+    return {"items": actions.get_cycle(current_user, cycle_id).sessions}
+
+
+@bp.route("/sessions", methods=["POST"])
+@bp.arguments(schemas.NewSession)
+@bp.response(201, schemas.Session)
+@bp.alt_response(409, schema=schemas.Error, description="A session is already running or paused, or the cycle is finished")
+def start_session(fields):
+    """Start a session: by default the active cycle's next one (a cycle is made if none is active)."""
+    return actions.start_session(current_user, fields.get("cycle_id"), fields.get("type"))
+
+
+@bp.route("/sessions/current")
+@bp.response(200, schemas.Session)
+@bp.alt_response(404, schema=schemas.Error, description="No session is running or paused")
+def current_session():
+    """The running or paused session."""
+    session = actions.current_session(current_user)
+    if session is None:
+        raise actions.NotFound("No session is running or paused.")
+    return session
+
+
+@bp.route("/sessions/<session_id>")
+@bp.response(200, schemas.Session)
+def get_session(session_id):
+    """One session."""
+    return actions.get_session(current_user, session_id)
+
+
+@bp.route("/sessions/<session_id>/stop", methods=["PATCH"])
+@bp.response(200, schemas.Session)
+@bp.alt_response(409, schema=schemas.Error, description="The session is not running")
+def stop_session(session_id):
+    """Pause a running session."""
+    return actions.pause_session(current_user, session_id)
+
+
+@bp.route("/sessions/<session_id>/resume", methods=["PATCH"])
+@bp.response(200, schemas.Session)
+@bp.alt_response(409, schema=schemas.Error, description="The session is not paused")
+def resume_session(session_id):
+    """Resume a paused session: it ends after the time it had left."""
+    return actions.resume_session(current_user, session_id)
+
+
+@bp.route("/sessions/<session_id>/status", methods=["PATCH"])
+@bp.arguments(schemas.StatusChange)
+@bp.response(200, schemas.Session)
+@bp.alt_response(409, schema=schemas.Error, description="That transition is not allowed from the session's status")
+def change_session_status(fields, session_id):
+    """Move a session to `paused`, `running`, `completed` (finish early) or `cancelled` (skip)."""
+    return actions.set_session_status(current_user, session_id, fields["status"])

@@ -1,0 +1,92 @@
+"""Who is asking: browser sessions (Flask-Login) and bearer tokens."""
+from flask import abort, current_app, g, request
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from . import schemas
+from .errors import error_response
+from .extensions import csrf, db, limiter, login_manager
+from .models import ApiToken, User
+
+bp = Blueprint("auth", __name__, url_prefix="/auth", description="API tokens")
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    return db.session.get(User, user_id)
+
+
+@login_manager.request_loader
+def load_user_from_token(req):
+    token = bearer_token(req)
+    if token is None:
+        return None
+    record = ApiToken.find(token)
+    if record is None:
+        return None
+    g.api_token = record
+    return record.user
+
+
+def bearer_token(req) -> str | None:
+    auth = req.authorization
+    if auth is not None and auth.type == "bearer" and auth.token:
+        return auth.token
+    return None
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    return error_response(401, "Sign in, or send a valid token as 'Authorization: Bearer <token>'.")
+
+
+def require_user():
+    """Refuse anonymous requests; make cookie-authenticated writes carry the CSRF token.
+
+    Token-authenticated requests carry no ambient credential, so they need no
+    CSRF token; a browser's cookie does, so its unsafe requests must prove they
+    come from our own pages (header X-CSRFToken).
+    """
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if request.method not in ("GET", "HEAD", "OPTIONS") and "api_token" not in g:
+        csrf.protect()
+    return None
+
+
+def login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def failed(response) -> bool:
+    return response.status_code in (401, 422)
+
+
+@bp.route("/token", methods=["POST"])
+@limiter.limit(login_limit, deduct_when=failed)
+@bp.arguments(schemas.Credentials)
+@bp.response(201, schemas.Token)
+@bp.alt_response(401, schema=schemas.Error, description="Wrong e-mail or password")
+@bp.alt_response(429, schema=schemas.Error, description="Too many failed attempts; wait and try again")
+def create_token(credentials):
+    """Exchange an e-mail and password for a bearer token."""
+    user = User.by_email(credentials["email"])
+    if user is None or not user.check_password(credentials["password"]):
+        abort(401, "Wrong e-mail or password.")
+    record, secret = ApiToken.issue(user)
+    db.session.add(record)
+    db.session.commit()
+    return {"token": secret, "token_type": "Bearer"}
+
+
+@bp.route("/token", methods=["DELETE"])
+@bp.response(204)
+@bp.alt_response(401, schema=schemas.Error, description="No valid bearer token was sent")
+def revoke_token():
+    """Revoke the token this request was sent with."""
+    record = g.get("api_token") if current_user.is_authenticated else None
+    if record is None:
+        abort(401, "Send the token to revoke as 'Authorization: Bearer <token>'.")
+    db.session.delete(record)
+    db.session.commit()
+    return None

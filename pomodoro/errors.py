@@ -1,0 +1,85 @@
+"""One error shape for the API, {"error": {"code", "message", "fields"?}},
+and finished-looking error pages for people in a browser."""
+from flask import render_template, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as NotFoundError
+
+from . import rules
+from .actions import NotFound
+
+CODES = {
+    400: "malformed",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+}
+
+
+def error_response(status: int, message: str, fields: dict | None = None):
+    body = {"code": CODES.get(status, "server_error" if status >= 500 else "error"), "message": message}
+    if fields:
+        body["fields"] = fields
+    return {"error": body}, status
+
+
+def wants_html() -> bool:
+    if request.blueprint == "pages":
+        return True
+    if request.blueprint is not None:
+        return False
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+
+
+def _fields(error: HTTPException) -> dict | None:
+    """The per-field messages webargs attaches to a 422, by field name."""
+    messages = (getattr(error, "data", None) or {}).get("messages") or {}
+    merged = {}
+    for by_location in messages.values():
+        if isinstance(by_location, dict):
+            for name, problems in by_location.items():
+                merged[name] = problems if isinstance(problems, list) else [str(problems)]
+    return merged or None
+
+
+def handle_http_error(error: HTTPException):
+    status = error.code or 500
+    if status >= 500:
+        message = "Something went wrong on our side; it has been logged."
+    elif status == 400:
+        message = "The request body is not valid JSON." if request.is_json else "The request is malformed."
+    elif status == 422:
+        message = "Some fields are invalid."
+    elif status == 429:
+        message = "Too many attempts; wait a little and try again."
+    elif status == 404 and error.description == NotFoundError.description:
+        message = "Nothing here: no such resource."
+    else:
+        message = error.description
+    if wants_html():
+        return render_template("error.html", status=status, message=message), status
+    response = error_response(status, message, _fields(error) if status == 422 else None)
+    if status == 405 and error.valid_methods:
+        return (*response, {"Allow": ", ".join(error.valid_methods)})
+    return response
+
+
+def handle_refused(error: rules.Refused):
+    return error_response(409, str(error))
+
+
+def handle_not_found(error: NotFound):
+    if wants_html():
+        return render_template("error.html", status=404, message=str(error)), 404
+    return error_response(404, str(error))
+
+
+def init_app(app) -> None:
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(rules.Refused, handle_refused)
+    app.register_error_handler(NotFound, handle_not_found)

@@ -1,0 +1,1 @@
+"""RQ jobs: plain functions that take ids, run by `flask worker`."""

@@ -1,0 +1,182 @@
+"""The stored records: users with their configuration, API tokens, cycles and sessions."""
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, TypeDecorator, func, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import rules
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC timestamp on every database, SQLite included."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    work_seconds: Mapped[int] = mapped_column(default=1500)
+    short_break_seconds: Mapped[int] = mapped_column(default=300)
+    long_break_seconds: Mapped[int] = mapped_column(default=900)
+    long_break_interval: Mapped[int] = mapped_column(default=4)
+    auto_start_breaks: Mapped[bool] = mapped_column(default=True)
+    auto_start_work: Mapped[bool] = mapped_column(default=False)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+
+    tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    __table_args__ = (Index("uq_users_email_lower", func.lower(email), unique=True),)
+
+    @property
+    def configuration(self) -> "User":
+        """The timer settings, which are stored on the user's own row."""
+        return self
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)  # scrypt
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @staticmethod
+    def by_email(email: str):
+        return db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its SHA-256 is stored, so a leaked table grants nothing."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+    @staticmethod
+    def digest(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user: User) -> tuple["ApiToken", str]:
+        """A new token for `user`: the record, and the secret shown once."""
+        secret = secrets.token_urlsafe(32)  # 256 bits
+        return cls(user=user, token_hash=cls.digest(secret)), secret
+
+    @classmethod
+    def find(cls, secret: str):
+        return db.session.scalar(select(cls).where(cls.token_hash == cls.digest(secret)))
+
+
+class Cycle(db.Model):
+    __tablename__ = "cycles"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default=rules.ACTIVE)
+    completed_work_sessions: Mapped[int] = mapped_column(default=0)
+    long_break_interval: Mapped[int]
+    next_session_type: Mapped[str] = mapped_column(String(16), default=rules.WORK)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    sessions: Mapped[list["Session"]] = relationship(
+        back_populates="cycle", order_by="Session.position", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        CheckConstraint(_in("status", rules.CYCLE_STATUSES), name="ck_cycles_status"),
+        CheckConstraint(_in("next_session_type", rules.SESSION_TYPES), name="ck_cycles_next_session_type"),
+        Index("ix_cycles_user_created", "user_id", "created_at"),
+        # At most one active cycle per user, enforced by the database.
+        Index(
+            "uq_cycles_one_active_per_user",
+            "user_id",
+            unique=True,
+            sqlite_where=db.text("status = 'active'"),
+            postgresql_where=db.text("status = 'active'"),
+        ),
+    )
+
+
+class Session(db.Model):
+    """One timed session (work or break) in a cycle.
+
+    `version` changes on every transition; a completion job carries the version
+    it was scheduled for, so a stale job matches nothing.
+    """
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    cycle_id: Mapped[str] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int]
+    duration_seconds: Mapped[int]
+    remaining_seconds: Mapped[float]
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(default=1)
+
+    cycle: Mapped[Cycle] = relationship(back_populates="sessions")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint(_in("type", rules.SESSION_TYPES), name="ck_sessions_type"),
+        CheckConstraint(_in("status", rules.SESSION_STATUSES), name="ck_sessions_status"),
+        Index("ix_sessions_user_started", "user_id", "started_at"),
+        Index("ix_sessions_status_ends_at", "status", "ends_at"),
+        # A user has at most one running or paused session, enforced by the database.
+        Index(
+            "uq_sessions_one_open_per_user",
+            "user_id",
+            unique=True,
+            sqlite_where=db.text("status IN ('running', 'paused')"),
+            postgresql_where=db.text("status IN ('running', 'paused')"),
+        ),
+    )

@@ -1,0 +1,144 @@
+"""The session state machine and cycle planning.
+
+Everything here is a function of its arguments and `now`: nothing reads the
+clock, touches the database, schedules a job or publishes an event. The
+functions change the objects they are given (models or any object with the
+same attributes) and raise `Refused` for a transition the rules forbid.
+"""
+from datetime import datetime, timedelta
+
+WORK, SHORT_BREAK, LONG_BREAK = "work", "short_break", "long_break"
+SESSION_TYPES = (WORK, SHORT_BREAK, LONG_BREAK)
+RUNNING, PAUSED, COMPLETED, CANCELLED = "running", "paused", "completed", "cancelled"
+SESSION_STATUSES = (RUNNING, PAUSED, COMPLETED, CANCELLED)
+OPEN_STATUSES = (RUNNING, PAUSED)
+ACTIVE, FINISHED = "active", "finished"
+CYCLE_STATUSES = (ACTIVE, FINISHED)
+
+DURATION_FIELD = {
+    WORK: "work_seconds",
+    SHORT_BREAK: "short_break_seconds",
+    LONG_BREAK: "long_break_seconds",
+}
+
+
+class Refused(Exception):
+    """A transition the rules do not allow (answered with 409)."""
+
+
+def _require(session, allowed, action):
+    if session.status not in allowed:
+        raise Refused(f"A {session.status} session cannot be {action}.")
+
+
+def remaining_at(session, now: datetime) -> float:
+    """Seconds left on the session's clock at `now`, never below zero."""
+    if session.status == RUNNING:
+        return max(0.0, (session.ends_at - now).total_seconds())
+    return session.remaining_seconds
+
+
+def is_overdue(session, now: datetime) -> bool:
+    """True when a running session's clock has run out by `now`."""
+    return session.status == RUNNING and now >= session.ends_at
+
+
+def start(session, duration_seconds: int, now: datetime) -> None:
+    session.status = RUNNING
+    session.duration_seconds = duration_seconds
+    session.remaining_seconds = float(duration_seconds)
+    session.started_at = now
+    session.ends_at = now + timedelta(seconds=duration_seconds)
+    session.paused_at = None
+
+
+def pause(session, now: datetime) -> None:
+    _require(session, (RUNNING,), "paused")
+    if is_overdue(session, now):
+        raise Refused("The session has already run out.")
+    session.remaining_seconds = remaining_at(session, now)
+    session.status = PAUSED
+    session.ends_at = None
+    session.paused_at = now
+
+
+def resume(session, now: datetime) -> None:
+    _require(session, (PAUSED,), "resumed")
+    session.status = RUNNING
+    session.ends_at = now + timedelta(seconds=session.remaining_seconds)
+    session.paused_at = None
+
+
+def complete(session, now: datetime) -> None:
+    """End the session as done: by its clock, or finished early by the user.
+
+    A session whose clock ran out ends at its `ends_at`, however late the
+    completion is noticed, so the record says when it really ended.
+    """
+    _require(session, OPEN_STATUSES, "completed")
+    if is_overdue(session, now):
+        ended = session.ends_at
+    else:
+        ended = now
+    session.remaining_seconds = remaining_at(session, ended)
+    session.status = COMPLETED
+    session.completed_at = ended
+    session.ends_at = ended
+    session.paused_at = None
+
+
+def cancel(session, now: datetime) -> None:
+    """Skip the session: it ends without counting."""
+    _require(session, OPEN_STATUSES, "cancelled")
+    if is_overdue(session, now):
+        raise Refused("The session has already run out.")
+    session.remaining_seconds = remaining_at(session, now)
+    session.status = CANCELLED
+    session.cancelled_at = now
+    session.ends_at = None
+    session.paused_at = None
+
+
+def transition(session, status: str, now: datetime) -> None:
+    """Apply the transition that leads to `status` (PATCH .../status)."""
+    actions = {PAUSED: pause, RUNNING: resume, COMPLETED: complete, CANCELLED: cancel}
+    actions[status](session, now)
+
+
+def advance_cycle(cycle, session, now: datetime) -> None:
+    """Move the cycle on after `session` ended (completed or cancelled).
+
+    A completed work session counts towards the long break; a skipped one does
+    not, and work stays next. Any break leads back to work, and the long break,
+    however it ends, closes the cycle.
+    """
+    if session.type == WORK:
+        if session.status == COMPLETED:
+            cycle.completed_work_sessions += 1
+        if cycle.completed_work_sessions >= cycle.long_break_interval:
+            cycle.next_session_type = LONG_BREAK
+        elif session.status == COMPLETED:
+            cycle.next_session_type = SHORT_BREAK
+        else:
+            cycle.next_session_type = WORK
+    elif session.type == SHORT_BREAK:
+        cycle.next_session_type = WORK
+    else:
+        finish_cycle(cycle, now)
+
+
+def finish_cycle(cycle, now: datetime) -> None:
+    cycle.status = FINISHED
+    cycle.finished_at = now
+
+
+def auto_start_type(cycle, settings) -> str | None:
+    """The type to start at once after a completion, or None to wait."""
+    if cycle.status != ACTIVE:
+        return None
+    wanted = settings.auto_start_work if cycle.next_session_type == WORK else settings.auto_start_breaks
+    return cycle.next_session_type if wanted else None
+
+
+def duration_for(settings, session_type: str) -> int:
+    return getattr(settings, DURATION_FIELD[session_type])

@@ -1,0 +1,88 @@
+"""The live socket at /ws (and at /, the original client's path).
+
+Each socket is a short relay loop: it registers an inbox with this process's
+hub, sends `hello` with the current session, then forwards what arrives. It
+releases its database connection while it waits, and it is the only thread
+that writes to its socket.
+"""
+import queue
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, g, request
+from flask_login import current_user
+
+from . import actions
+from .errors import error_response
+from .events import CLOSE, RESYNC, Listener, frame
+from .extensions import db, sock
+from .models import ApiToken
+from .schemas import session_json
+
+bp = Blueprint("socket", __name__)
+
+
+@bp.before_request
+def authenticate():
+    """Refuse the handshake unless a token or the browser's session cookie
+    (from a page of our own origin) names the user."""
+    token = request.args.get("token")
+    if token:
+        record = ApiToken.find(token)
+        g.socket_user = record.user if record else None
+    elif current_user.is_authenticated and _same_origin():
+        g.socket_user = current_user._get_current_object()
+    else:
+        g.socket_user = None
+    if g.socket_user is None:
+        return error_response(401, "Sign in, or connect with ?token=<token>.")
+    return None
+
+
+def _same_origin() -> bool:
+    origin = request.headers.get("Origin")
+    return origin is not None and urlsplit(origin).netloc == request.host
+
+
+def hello(user) -> str:
+    session = actions.current_session(user)
+    data = {"session": session_json(session) if session else None}
+    db.session.remove()  # hand the connection back while the socket waits
+    return frame("hello", data)
+
+
+def relay(ws) -> None:
+    user = g.socket_user
+    events = current_app.extensions["pomodoro.events"]
+    listener = Listener(user.id)
+    events.subscribe(listener)
+    try:
+        ws.send(hello(user))
+        while ws.connected:
+            try:
+                item = listener.inbox.get(timeout=10)
+            except queue.Empty:
+                continue
+            finally:
+                _discard_client_frames(ws)
+            if item is CLOSE:
+                ws.close(reason=1013, message="Too far behind; reconnect.")
+                break
+            ws.send(hello(user) if item is RESYNC else item)
+    finally:
+        events.unsubscribe(listener)
+
+
+def _discard_client_frames(ws) -> None:
+    """Clients have nothing to say here; whatever they send is dropped unread."""
+    while ws.receive(timeout=0) is not None:
+        pass
+
+
+@sock.route("/ws", bp=bp)
+def events_socket(ws):
+    relay(ws)
+
+
+@sock.route("/", bp=bp, endpoint="root_socket")
+def root_socket(ws):
+    relay(ws)

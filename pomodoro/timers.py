@@ -1,0 +1,121 @@
+"""Completion timers: have a session completed at its `ends_at`.
+
+Two adapters behind one face, `schedule(session)` and `cancel(session_id)`:
+- `LocalTimers` (embedded mode, and inside each RQ worker): a thread that
+  sleeps until the earliest `ends_at` and completes that session;
+- `RQTimers` (production): an RQ delayed job per session, due a little
+  before `ends_at`. RQ's scheduler keeps whole seconds and polls once a
+  second, so the job is timed to arrive early on purpose; the worker that
+  runs it hands the session to its own `LocalTimers`, which completes it on
+  the dot. A job that arrives late completes the session at once.
+
+Completion itself (`actions.complete_by_clock`) is a compare-and-set on the
+session's version, so a timer that fires twice, early, or for a session
+changed since, does nothing.
+"""
+import heapq
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from .models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class LocalTimers:
+    """One thread keeps a heap of (ends_at, session id, version) and fires each
+    at its time on a small pool, so one slow completion does not delay the next.
+
+    This is per-process state by design: the embedded mode is one process, and
+    a worker's armed timers are recovered by the reconciler if it dies.
+    """
+
+    def __init__(self, app, threads: int = 4):
+        self.app = app
+        self._heap: list[tuple[datetime, str, int]] = []
+        self._armed: dict[str, int] = {}
+        self._wake = threading.Condition()
+        self._thread = None
+        self._stopped = False
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="complete")
+
+    def schedule(self, session) -> None:
+        self.arm(session.id, session.version, session.ends_at)
+
+    def arm(self, session_id: str, version: int, ends_at: datetime) -> None:
+        with self._wake:
+            self._armed[session_id] = version
+            heapq.heappush(self._heap, (ends_at, session_id, version))
+            self._start()
+            self._wake.notify()
+
+    def cancel(self, session_id: str) -> None:
+        with self._wake:
+            self._armed.pop(session_id, None)
+
+    def armed(self, session_id: str) -> bool:
+        with self._wake:
+            return session_id in self._armed
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="timers", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """End the thread (tests make many apps in one process)."""
+        with self._wake:
+            self._stopped = True
+            self._wake.notify()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._stopped and (not self._heap or self._heap[0][0] > utcnow()):
+                    timeout = (self._heap[0][0] - utcnow()).total_seconds() if self._heap else None
+                    self._wake.wait(timeout)
+                if self._stopped:
+                    return
+                ends_at, session_id, version = heapq.heappop(self._heap)
+                if self._armed.get(session_id) != version:
+                    continue  # withdrawn or superseded
+                del self._armed[session_id]
+            self._pool.submit(self._complete, session_id, version)
+
+    def _complete(self, session_id: str, version: int) -> None:
+        from .actions import complete_by_clock
+
+        with self.app.app_context():
+            try:
+                complete_by_clock(session_id, version)
+            except Exception:
+                log.exception("completing session %s failed; the reconciler will retry", session_id)
+
+
+class RQTimers:
+    """Production: one RQ delayed job per session (its id names the session,
+    so scheduling again replaces the job)."""
+
+    LEAD = timedelta(seconds=2)
+
+    def __init__(self, queue):
+        self.queue = queue
+
+    @staticmethod
+    def job_id(session_id: str) -> str:
+        return f"complete-{session_id}"
+
+    def schedule(self, session) -> None:
+        args = (session.id, session.version, session.ends_at.isoformat())
+        due = session.ends_at - self.LEAD
+        if due <= utcnow():
+            self.queue.enqueue("pomodoro.jobs.complete_session", *args, job_id=self.job_id(session.id))
+        else:
+            self.queue.enqueue_at(due, "pomodoro.jobs.complete_session", *args, job_id=self.job_id(session.id))
+
+    def cancel(self, session_id: str) -> None:
+        job_id = self.job_id(session_id)
+        self.queue.scheduled_job_registry.remove(job_id, delete_job=True)

@@ -1,0 +1,160 @@
+"""Fixtures: `app`, `client`, `auth`, `db`, over SQLite and PostgreSQL.
+
+PostgreSQL and Redis are real servers. Where one is missing the tests that
+need it skip with the reason, except under CI (CI=true), where they fail.
+"""
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis as redis_lib
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from pomodoro import create_app
+from pomodoro.extensions import db as _db
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TABLES = ("sessions", "cycles", "api_tokens", "users")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing(service: str, error: Exception):
+    """Fail under CI; elsewhere skip, saying what is missing and how to get it."""
+    message = f"{service} is not reachable ({error}); start it, or point TEST_{service.upper()}_URL at one."
+    if IN_CI:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def config(database_url: str, **overrides) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": None,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        **overrides,
+    }
+
+
+def migrated(database_url: str) -> str:
+    app = create_app(config(database_url))
+    with app.app_context():
+        upgrade()
+        _db.engine.dispose()
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory):
+    return migrated(f"sqlite:///{tmp_path_factory.mktemp('db') / 'pomodoro.db'}")
+
+
+@pytest.fixture(scope="session")
+def postgresql_url():
+    """A fresh database made for this run and dropped after it."""
+    name = f"pomodoro_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        missing("Postgres", error)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield migrated(url)
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request):
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    try:
+        redis_lib.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis_lib.RedisError as error:
+        missing("Redis", error)
+    return REDIS_URL
+
+
+@pytest.fixture
+def app_config():
+    """Overrides a test module may extend."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, app_config):
+    app = create_app(config(database_url, **app_config))
+    yield app
+    timers = app.extensions["pomodoro.timers"]
+    if hasattr(timers, "stop"):
+        timers.stop()
+    with app.app_context():
+        _db.session.remove()
+        with _db.engine.begin() as connection:
+            for table in TABLES:
+                connection.execute(text(f"DELETE FROM {table}"))
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    with app.app_context():
+        yield _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@dataclass
+class Account:
+    id: str
+    email: str
+    password: str
+    token: str
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Auth:
+    """Signs people up and hands back their token."""
+
+    def __init__(self, client):
+        self.client = client
+        self.count = 0
+
+    def sign_up(self, email: str | None = None, password: str = "correct horse", **configuration) -> Account:
+        self.count += 1
+        email = email or f"person{self.count}@example.org"
+        response = self.client.post("/users", json={"email": email, "password": password, "name": "Pat"})
+        assert response.status_code == 201, response.json
+        user_id = response.json["id"]
+        token = self.client.post("/auth/token", json={"email": email, "password": password}).json["token"]
+        account = Account(user_id, email, password, token)
+        if configuration:
+            response = self.client.patch(f"/users/{user_id}/configuration", json=configuration, headers=account.headers)
+            assert response.status_code == 200, response.json
+        return account
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+ROOT = Path(__file__).resolve().parent.parent

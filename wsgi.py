@@ -1,0 +1,3 @@
+from pomodoro import create_app
+
+app = create_app()
