@@ -88,6 +88,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _init_runtime(app)
 
     from . import api as json_api, auth, errors, pages, schemas, socket  # noqa: I001 (views need the extensions bound)
+    from .worker import worker_command
 
     ext.api.ERROR_SCHEMA = schemas.Error
     ext.api.init_app(app)
@@ -96,6 +97,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(socket.bp)
     errors.init_app(app)
+    app.cli.add_command(worker_command)
     return app
 
 
@@ -113,8 +115,10 @@ def _init_runtime(app: Flask) -> None:
         app.extensions["pomodoro.timers"] = RQTimers(Queue("pomodoro", connection=connection))
         app.extensions["pomodoro.events"] = RedisEvents(app.config["REDIS_URL"])
     else:
-        app.extensions["pomodoro.timers"] = LocalTimers(app)
+        timers = app.extensions["pomodoro.timers"] = LocalTimers(app)
         app.extensions["pomodoro.events"] = LocalEvents()
+        # The one process keeps the clock: it starts with the first request it serves.
+        app.before_request(lambda: timers.start())
 
 
 @event.listens_for(Engine, "connect")

@@ -108,6 +108,19 @@ def complete_by_clock(session_id: str, version: int, now: datetime | None = None
     return True
 
 
+def complete_overdue(now: datetime | None = None) -> tuple[int, list]:
+    """Complete every session whose clock has run out (however that was
+    missed). Returns how many this call completed, and the (id, version,
+    ends_at) rows of the sessions still running."""
+    now = now or utcnow()
+    running = db.session.execute(
+        select(Session.id, Session.version, Session.ends_at).where(Session.status == rules.RUNNING)
+    ).all()
+    db.session.rollback()
+    completed = sum(complete_by_clock(row.id, row.version, now) for row in running if row.ends_at <= now)
+    return completed, [row for row in running if row.ends_at > now]
+
+
 def _finish(session: Session, now: datetime, end) -> list:
     """End `session` with `end` (complete or cancel), advance its cycle and,
     after a completion, start the next session if the user asked for that.

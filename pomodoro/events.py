@@ -115,7 +115,10 @@ class RedisEvents(LocalEvents):
         self.subscribed = threading.Event()
 
     def publish(self, user_id: str, event: str, data) -> None:
-        self.redis.publish(CHANNEL, json.dumps([user_id, frame(event, data)]))
+        try:
+            self.redis.publish(CHANNEL, json.dumps([user_id, frame(event, data)]))
+        except redis.RedisError as error:  # sockets resynchronise from `hello` when Redis is back
+            log.warning("could not publish %s: %s", event, error)
 
     def subscribe(self, listener: Listener) -> None:
         self.start_relay()

@@ -19,6 +19,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+import redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
 from .models import utcnow
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,7 @@ class LocalTimers:
         self._wake = threading.Condition()
         self._thread = None
         self._stopped = False
+        self._reconciler = None
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="complete")
 
     def schedule(self, session) -> None:
@@ -63,6 +68,39 @@ class LocalTimers:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="timers", daemon=True)
             self._thread.start()
+
+    def start(self, reconcile_every: float = 5.0) -> None:
+        """Embedded mode: arm the running sessions of a fresh process and keep
+        checking for overdue ones (a completion that failed, say)."""
+        with self._wake:
+            if self._reconciler is not None:
+                return
+            self._reconciler = threading.Thread(
+                target=self._reconcile_forever, args=(reconcile_every,), name="reconciler", daemon=True
+            )
+        self._reconciler.start()
+
+    def reconcile(self) -> None:
+        from .actions import complete_overdue
+
+        _completed, upcoming = complete_overdue()
+        for row in upcoming:
+            if not self.armed(row.id):
+                self.arm(row.id, row.version, row.ends_at)
+
+    def _reconcile_forever(self, every: float) -> None:
+        from .extensions import db
+
+        while not self._stopped:
+            with self.app.app_context():
+                try:
+                    self.reconcile()
+                except Exception:
+                    log.exception("reconciling failed; trying again")
+                finally:
+                    db.session.remove()
+            with self._wake:
+                self._wake.wait_for(lambda: self._stopped, timeout=every)
 
     def stop(self) -> None:
         """End the thread (tests make many apps in one process)."""
@@ -109,13 +147,27 @@ class RQTimers:
         return f"complete-{session_id}"
 
     def schedule(self, session) -> None:
+        try:
+            self._enqueue(session)
+        except redis.RedisError as error:  # the reconciler schedules it once Redis is back
+            log.warning("could not schedule session %s: %s", session.id, error)
+
+    def _enqueue(self, session) -> None:
         args = (session.id, session.version, session.ends_at.isoformat())
+        # result_ttl=0: a finished job leaves nothing behind, so an existing job
+        # always means one still to run (the reconciler relies on that).
+        options = {"job_id": self.job_id(session.id), "result_ttl": 0, "failure_ttl": 3600}
         due = session.ends_at - self.LEAD
         if due <= utcnow():
-            self.queue.enqueue("pomodoro.jobs.complete_session", *args, job_id=self.job_id(session.id))
+            self.queue.enqueue("pomodoro.jobs.complete_session", *args, **options)
         else:
-            self.queue.enqueue_at(due, "pomodoro.jobs.complete_session", *args, job_id=self.job_id(session.id))
+            self.queue.enqueue_at(due, "pomodoro.jobs.complete_session", *args, **options)
 
     def cancel(self, session_id: str) -> None:
-        job_id = self.job_id(session_id)
-        self.queue.scheduled_job_registry.remove(job_id, delete_job=True)
+        """Withdraw the job; one already run or gone is fine (a stale job changes nothing)."""
+        try:
+            Job.fetch(self.job_id(session_id), connection=self.queue.connection).delete()
+        except NoSuchJobError:
+            pass
+        except redis.RedisError as error:
+            log.warning("could not withdraw the job of session %s: %s", session_id, error)

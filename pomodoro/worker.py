@@ -1,0 +1,123 @@
+"""`flask --app wsgi worker`: the production timer engine.
+
+One process runs three things:
+- an RQ worker (SimpleWorker: jobs run in this process, so the timers they
+  arm live here) with RQ's scheduler, both set to recover from a Redis
+  restart within seconds rather than RQ's default minutes;
+- the precise timer (`LocalTimers`) that completes sessions on their `ends_at`;
+- the reconciler: at start and every second it completes overdue sessions and
+  restores completion jobs that Redis lost.
+Several such processes can run side by side: completion is a compare-and-set.
+"""
+import logging
+import threading
+import time
+from datetime import timedelta
+
+import click
+import redis
+from flask import current_app
+from flask.cli import with_appcontext
+from rq import SimpleWorker
+
+from . import actions, rules
+from .extensions import db
+from .models import Session, utcnow
+from .timers import LocalTimers
+
+log = logging.getLogger(__name__)
+ARMED_KEY = "pomodoro:armed:{}"
+
+
+class PomodoroWorker(SimpleWorker):
+    # RQ backs off up to a minute between reconnects and checks on its
+    # scheduler process every ten minutes; a timer service can't wait that long.
+    max_connection_wait_time = 2.0
+
+
+class WorkerTimers(LocalTimers):
+    """The worker's precise timers, leaving a note in Redis for each armed
+    session so that the reconcilers of other workers leave it alone."""
+
+    def __init__(self, app, connection):
+        super().__init__(app)
+        self.connection = connection
+
+    def arm(self, session_id, version, ends_at):
+        super().arm(session_id, version, ends_at)
+        ttl = int((ends_at - utcnow()).total_seconds()) + 5
+        try:
+            self.connection.set(ARMED_KEY.format(session_id), version, ex=max(ttl, 1))
+        except redis.RedisError:
+            pass  # the note only saves other workers some work
+
+
+def reconcile(timers: WorkerTimers, now=None) -> dict:
+    """Complete every overdue session and restore each missing completion job.
+
+    Sessions due within the RQ lead time whose job is gone and that no worker
+    armed (Redis was flushed, say) are armed here directly.
+    """
+    now = now or utcnow()
+    completed, upcoming = actions.complete_overdue(now)
+    counts = {"completed": completed, "rescheduled": 0, "armed": 0}
+    rq_timers = current_app.extensions["pomodoro.timers"]
+    with timers.connection.pipeline(transaction=False) as pipe:
+        for row in upcoming:
+            pipe.exists(f"rq:job:{rq_timers.job_id(row.id)}")
+            pipe.get(ARMED_KEY.format(row.id))
+        found = pipe.execute()
+    horizon = now + rq_timers.LEAD + timedelta(seconds=1)
+    for row, job_exists, armed_version in zip(upcoming, found[::2], found[1::2]):
+        if job_exists or armed_version == str(row.version).encode() or timers.armed(row.id):
+            continue
+        if row.ends_at > horizon:
+            session = db.session.get(Session, row.id)
+            if session is not None and session.version == row.version and session.status == rules.RUNNING:
+                rq_timers.schedule(session)
+                counts["rescheduled"] += 1
+            db.session.rollback()
+        else:
+            timers.arm(row.id, row.version, row.ends_at)
+            counts["armed"] += 1
+    return counts
+
+
+def _reconcile_forever(app, timers, interval: float) -> None:
+    while True:
+        with app.app_context():
+            try:
+                counts = reconcile(timers)
+                if any(counts.values()):
+                    log.info("reconciled: %s", counts)
+            except Exception:
+                log.exception("reconciling failed; trying again")
+                db.session.rollback()
+            finally:
+                db.session.remove()
+        time.sleep(interval)
+
+
+@click.command("worker")
+@click.option("--reconcile-every", default=1.0, show_default=True, help="Seconds between reconciler passes.")
+@with_appcontext
+def worker_command(reconcile_every: float) -> None:
+    """Run the timer engine: RQ worker and scheduler, precise timers, reconciler."""
+    app = current_app._get_current_object()
+    rq_timers = app.extensions["pomodoro.timers"]
+    if not app.config["REDIS_URL"]:
+        raise click.UsageError("The worker needs REDIS_URL; without it `flask run` keeps the timers itself.")
+    connection = rq_timers.queue.connection
+    timers = WorkerTimers(app, connection)
+    app.extensions["pomodoro.worker"] = timers
+    threading.Thread(
+        target=_reconcile_forever, args=(app, timers, reconcile_every), name="reconciler", daemon=True
+    ).start()
+    while True:
+        try:
+            worker = PomodoroWorker([rq_timers.queue], connection=connection, worker_ttl=18, maintenance_interval=3)
+            worker.work(with_scheduler=True, logging_level="WARNING")
+            return  # asked to stop
+        except redis.ConnectionError:
+            log.warning("Redis is unreachable; the worker starts again in a second")
+            time.sleep(1)
