@@ -43,6 +43,7 @@ class LocalTimers:
         self._wake = threading.Condition()
         self._thread = None
         self._stopped = False
+        self._stop_requested = threading.Event()
         self._reconciler = None
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="complete")
 
@@ -99,14 +100,14 @@ class LocalTimers:
                     log.exception("reconciling failed; trying again")
                 finally:
                     db.session.remove()
-            with self._wake:
-                self._wake.wait_for(lambda: self._stopped, timeout=every)
+            self._stop_requested.wait(every)
 
     def stop(self) -> None:
         """End the thread (tests make many apps in one process)."""
         with self._wake:
             self._stopped = True
             self._wake.notify()
+        self._stop_requested.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self) -> None:

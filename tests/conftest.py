@@ -5,6 +5,7 @@ need it skip with the reason, except under CI (CI=true), where they fail.
 """
 import os
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,21 +57,27 @@ def sqlite_url(tmp_path_factory):
     return migrated(f"sqlite:///{tmp_path_factory.mktemp('db') / 'pomodoro.db'}")
 
 
-@pytest.fixture(scope="session")
-def postgresql_url():
-    """A fresh database made for this run and dropped after it."""
+@contextmanager
+def fresh_postgres_database():
+    """A new, empty PostgreSQL database, dropped afterwards; yields its URL."""
     name = f"pomodoro_test_{uuid.uuid4().hex[:12]}"
     try:
         admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as error:
         missing("Postgres", error)
     admin.execute(f'CREATE DATABASE "{name}"')
-    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
-        yield migrated(url)
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgresql_url():
+    """A fresh database made for this run and dropped after it."""
+    with fresh_postgres_database() as url:
+        yield migrated(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,0 +1,85 @@
+"""The product as it runs: the embedded default (`flask run`, SQLite) and the
+production processes from the Procfile (PostgreSQL, Redis, RQ worker)."""
+import shutil
+import uuid
+from contextlib import contextmanager
+
+import pytest
+
+from .conftest import fresh_postgres_database, missing
+from .live import Client, Process, RedisServer, answers, free_port, procfile, wait_until
+
+
+class Stack:
+    def __init__(self, mode: str, env: dict, web_command: str, worker_command: str | None, redis=None):
+        self.mode = mode
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {**env, "PORT": str(self.port), "SECRET_KEY": "stack-test"}
+        self.web = Process(web_command, self.env, log_name=f"{mode}-web")
+        self.worker = Process(worker_command, self.env, log_name=f"{mode}-worker") if worker_command else None
+        self.redis = redis
+
+    def start(self) -> "Stack":
+        Process(procfile("release"), self.env, log_name=f"{self.mode}-release").run()
+        self.start_web()
+        if self.worker:
+            self.worker.start()
+        return self
+
+    def start_web(self) -> None:
+        self.web.start()
+        wait_until(lambda: answers(self.base + "/openapi.json"), 30, message=f"{self.mode} web on {self.port}")
+
+    def restart_web(self) -> None:
+        self.web.stop()
+        self.start_web()
+
+    def stop(self) -> None:
+        for process in (self.worker, self.web):
+            if process:
+                process.stop()
+
+    def user(self, **settings) -> Client:
+        client = Client(self.base, f"{uuid.uuid4().hex[:10]}@example.org")
+        if settings:
+            client.configure(**settings)
+        return client
+
+
+@contextmanager
+def embedded_stack(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'pomodoro.db'}", "REDIS_URL": ""}
+    command = "flask --app wsgi run --port $PORT"
+    stack = Stack("embedded", env, command, None).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@contextmanager
+def production_stack():
+    if shutil.which("redis-server") is None:
+        missing("Redis", FileNotFoundError("redis-server is not installed"))
+    redis = RedisServer(free_port()).start()
+    try:
+        with fresh_postgres_database() as database_url:
+            env = {"DATABASE_URL": database_url, "REDIS_URL": redis.url, "WEB_CONCURRENCY": "2"}
+            stack = Stack("production", env, procfile("web"), procfile("worker"), redis).start()
+            try:
+                yield stack
+            finally:
+                stack.stop()
+    finally:
+        redis.stop()
+
+
+@pytest.fixture(scope="module", params=["embedded", "production"])
+def stack(request, tmp_path_factory):
+    if request.param == "embedded":
+        with embedded_stack(tmp_path_factory.mktemp("embedded")) as running:
+            yield running
+    else:
+        with production_stack() as running:
+            yield running
