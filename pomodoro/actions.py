@@ -63,7 +63,9 @@ def get_session(user: User, session_id: str, now: datetime | None = None) -> Ses
 
 def open_session(user: User) -> Session | None:
     return db.session.scalar(
-        select(Session).where(Session.user_id == user.id, Session.status.in_(rules.OPEN_STATUSES))
+        select(Session)
+        .where(Session.user_id == user.id, Session.status.in_(rules.OPEN_STATUSES))
+        .execution_options(populate_existing=True)
     )
 
 
@@ -127,13 +129,14 @@ def _finish(session: Session, now: datetime, end) -> list:
     Commits; returns the announcements to publish."""
     user = db.session.get(User, session.user_id)
     cycle = session.cycle
-    end(session, now)
-    rules.advance_cycle(cycle, session, session.completed_at or now)
-    following = None
-    if session.status == rules.COMPLETED:
-        next_type = rules.auto_start_type(cycle, user)
-        if next_type:
-            following = _new_session(user, cycle, next_type, session.completed_at)
+    with db.session.no_autoflush:  # a lost race must surface in _commit, as a refusal
+        end(session, now)
+        rules.advance_cycle(cycle, session, session.completed_at or now)
+        following = None
+        if session.status == rules.COMPLETED:
+            next_type = rules.auto_start_type(cycle, user)
+            if next_type:
+                following = _new_session(user, cycle, next_type, session.completed_at)
     _commit("The session changed meanwhile; reload it.")
     _timers().cancel(session.id)
     event = "session.completed" if session.status == rules.COMPLETED else "session.cancelled"

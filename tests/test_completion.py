@@ -1,0 +1,158 @@
+"""Completing is an idempotent compare-and-set, and the RQ adapter schedules,
+replaces and withdraws real jobs on a real Redis."""
+import threading
+from datetime import timedelta
+
+import pytest
+import redis as redis_lib
+from rq import Queue
+
+from pomodoro import actions, jobs
+from pomodoro.events import Listener
+from pomodoro.extensions import db as _db
+from pomodoro.models import Session, User, utcnow
+from pomodoro.timers import RQTimers
+from pomodoro.worker import WorkerTimers, reconcile
+
+from .live import wait_until
+
+
+@pytest.fixture
+def ada(db):
+    user = User(email="ada@example.org", work_seconds=60, auto_start_breaks=False)
+    user.set_password("correct horse")
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def heard(app, ada):
+    """What Ada's sockets would hear."""
+    listener = Listener(ada.id)
+    app.extensions["pomodoro.events"].subscribe(listener)
+    def drain():
+        frames = []
+        while not listener.inbox.empty():
+            frames.append(listener.inbox.get_nowait())
+        return frames
+    return drain
+
+
+def completions(frames):
+    return [frame for frame in frames if '"session.completed"' in frame]
+
+
+def test_a_job_that_runs_early_changes_nothing(ada, heard):
+    session = actions.start_session(ada)
+    assert actions.complete_by_clock(session.id, session.version, session.ends_at - timedelta(milliseconds=1)) is False
+    assert _db.session.get(Session, session.id).status == "running"
+    assert completions(heard()) == []
+
+
+def test_a_job_that_runs_twice_completes_once(ada, heard):
+    session = actions.start_session(ada)
+    due = session.ends_at
+    assert actions.complete_by_clock(session.id, session.version, due) is True
+    assert actions.complete_by_clock(session.id, session.version, due + timedelta(seconds=1)) is False
+    assert _db.session.get(Session, session.id).completed_at == due
+    assert len(completions(heard())) == 1
+
+
+def test_a_job_for_a_session_paused_or_resumed_since_changes_nothing(ada, heard):
+    session = actions.start_session(ada)
+    scheduled_version = session.version
+    actions.pause_session(ada, session.id)
+    actions.resume_session(ada, session.id)
+    later = _db.session.get(Session, session.id).ends_at
+    assert actions.complete_by_clock(session.id, scheduled_version, later + timedelta(seconds=1)) is False
+    assert _db.session.get(Session, session.id).status == "running"
+    assert completions(heard()) == []
+
+
+def test_concurrent_completions_store_exactly_one(app, ada):
+    session = actions.start_session(ada)
+    results = []
+    barrier = threading.Barrier(4)
+
+    def complete():
+        with app.app_context():
+            barrier.wait()
+            results.append(actions.complete_by_clock(session.id, session.version, session.ends_at))
+
+    threads = [threading.Thread(target=complete) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(results) == [False, False, False, True]
+
+
+# -- the RQ adapter on a real Redis ------------------------------------------
+
+@pytest.fixture
+def app_config(request):
+    if "redis_url" in request.fixturenames:
+        return {"REDIS_URL": request.getfixturevalue("redis_url")}
+    return {}
+
+
+@pytest.fixture
+def rq_queue(app, redis_url):
+    connection = redis_lib.Redis.from_url(redis_url)
+    connection.flushdb()
+    yield app.extensions["pomodoro.timers"].queue
+    connection.flushdb()
+
+
+def test_starting_schedules_one_job_due_before_ends_at_and_pausing_withdraws_it(ada, rq_queue, redis_url):
+    session = actions.start_session(ada)
+    registry = rq_queue.scheduled_job_registry
+    job_id = RQTimers.job_id(session.id)
+    assert registry.get_job_ids() == [job_id]
+    due = registry.get_scheduled_time(job_id)
+    assert session.ends_at - timedelta(seconds=3) <= due <= session.ends_at - RQTimers.LEAD
+
+    actions.pause_session(ada, session.id)
+    assert registry.get_job_ids() == []
+    actions.resume_session(ada, session.id)
+    assert registry.get_job_ids() == [job_id], "resuming schedules again, under the same id"
+
+
+def test_the_job_arms_the_workers_timer_which_completes_on_ends_at(app, ada, rq_queue, heard):
+    ada.work_seconds = 1
+    _db.session.commit()
+    session = actions.start_session(ada)
+    timers = WorkerTimers(app, rq_queue.connection)
+    app.extensions["pomodoro.worker"] = timers
+    try:
+        jobs.complete_session(session.id, session.version, session.ends_at.isoformat())
+        assert timers.armed(session.id)
+        wait_until(lambda: completions(heard()), 5, message="the armed timer to complete the session")
+        stored = _db.session.get(Session, session.id, populate_existing=True)
+        assert stored.status == "completed" and stored.completed_at == session.ends_at
+    finally:
+        timers.stop()
+
+
+def test_the_reconciler_restores_lost_jobs_and_completes_overdue_sessions(app, ada, rq_queue, db):
+    session = actions.start_session(ada)
+    rq_queue.connection.flushdb()  # Redis restarted empty
+    timers = WorkerTimers(app, rq_queue.connection)
+    try:
+        assert reconcile(timers)["rescheduled"] == 1
+        assert rq_queue.scheduled_job_registry.get_job_ids() == [RQTimers.job_id(session.id)]
+        assert reconcile(timers)["rescheduled"] == 0, "a job that is there is left alone"
+
+        overdue = session.ends_at + timedelta(seconds=1)
+        assert reconcile(timers, now=overdue)["completed"] == 1
+        assert db.session.get(Session, session.id, populate_existing=True).completed_at == session.ends_at
+    finally:
+        timers.stop()
+
+
+def test_redis_down_does_not_fail_a_start(app, ada, db):
+    app.extensions["pomodoro.timers"] = RQTimers(Queue("pomodoro", connection=redis_lib.Redis(port=1)))
+    session = actions.start_session(ada)
+    assert db.session.get(Session, session.id).status == "running"
+    assert utcnow() < session.ends_at
