@@ -97,3 +97,11 @@ def test_the_embedded_process_restarted_catches_up_on_its_own(tmp_path):
         work, pause = ada.call("GET", f"/cycles/{first['cycle_id']}/sessions")["items"]
         assert (work["status"], pause["status"]) == ("completed", "completed")
         assert work["completed_at"] == first["ends_at"] and pause["started_at"] == work["completed_at"]
+
+
+def test_each_web_process_subscribes_to_redis_once_however_many_sockets(production):
+    users = [production.user() for _ in range(5)]
+    listeners = [user.listen() for user in users for _ in range(20)]
+    assert len(listeners) == 100
+    channels = redis.Redis.from_url(production.redis.url).pubsub_numsub("pomodoro:events")
+    assert 1 <= channels[0][1] <= int(production.env["WEB_CONCURRENCY"])

@@ -1,0 +1,68 @@
+"""The socket's own promises: who may connect, what it costs the server, and
+that one client's trouble stays its own."""
+import socket as sockets
+import time
+
+import pytest
+import websocket
+from flask import Flask
+
+from .live import Listener, completed_session, parse_time, wait_until
+from .stacks import stack  # noqa: F401  (the module-scoped fixture)
+
+
+def session_cookie(user_id: str) -> str:
+    """The cookie a browser holds after logging in (signed with the stack's key)."""
+    signer = Flask(__name__)
+    signer.secret_key = "stack-test"
+    return signer.session_interface.get_signing_serializer(signer).dumps({"_user_id": user_id, "_fresh": True})
+
+
+def ws_url(stack, path="/ws"):
+    return stack.base.replace("http", "ws", 1) + path
+
+
+def test_a_browser_session_cookie_from_our_own_pages_may_listen(stack):
+    ada = stack.user()
+    listener = Listener(ws_url(stack), cookie=f"session={session_cookie(ada.id)}", origin=stack.base)
+    session = ada.start()
+    listener.wait_for(lambda f: f["event"] == "session.started" and f["data"]["session"]["id"] == session["id"])
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", None])
+def test_a_session_cookie_from_another_origin_or_none_is_refused(stack, origin):
+    ada = stack.user()
+    options = {"cookie": f"session={session_cookie(ada.id)}", "suppress_origin": origin is None}
+    if origin:
+        options["origin"] = origin
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(ws_url(stack), timeout=5, **options)
+    assert refused.value.status_code == 401
+
+
+def test_open_sockets_do_not_hold_database_connections(stack):
+    """Far more sockets than the connection pool has room for (15 a process) all
+    get their hello, and the API still answers at once."""
+    ada = stack.user()
+    listeners = [ada.listen() for _ in range(40)]
+    started = time.monotonic()
+    ada.call("GET", "/sessions/current", 404)
+    assert time.monotonic() - started < 2
+    assert all(listener.events("hello") for listener in listeners)
+
+
+def test_a_stuck_client_does_not_delay_anyone_elses_notice(stack):
+    stuck_user = stack.user()
+    stuck = websocket.create_connection(  # connects, then never reads a byte
+        ws_url(stack) + f"?token={stuck_user.token}", timeout=5,
+        sockopt=[(sockets.SOL_SOCKET, sockets.SO_RCVBUF, 4096)],
+    )
+    for minutes in range(300):  # a flood of events for the stuck socket
+        stuck_user.configure(work_seconds=60 + minutes)
+    ada = stack.user(work_seconds=1, auto_start_breaks=False)
+    listener = ada.listen()
+    session = ada.start()
+    frame = listener.wait_for(lambda f: completed_session(f, session["id"]), message="Ada's completion")
+    arrived = next(at for at, f in listener.arrivals("session.completed") if f is frame)
+    assert 0 <= arrived - parse_time(session["ends_at"]).timestamp() < 0.5
+    stuck.close()
