@@ -8,8 +8,9 @@ here, so the sequence is written once. Functions take the acting user and
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import rules
@@ -98,7 +99,10 @@ def complete_by_clock(session_id: str, version: int, now: datetime | None = None
     Returns True when this call completed it.
     """
     now = now or utcnow()
-    session = db.session.get(Session, session_id, populate_existing=True)
+    session = db.session.get(
+        Session, session_id, populate_existing=True,
+        options=[joinedload(Session.cycle), joinedload(Session.user)],
+    )
     if session is None or session.version != version or not rules.is_overdue(session, now):
         db.session.rollback()
         return False
@@ -127,8 +131,8 @@ def _finish(session: Session, now: datetime, end) -> list:
     """End `session` with `end` (complete or cancel), advance its cycle and,
     after a completion, start the next session if the user asked for that.
     Commits; returns the announcements to publish."""
-    user = db.session.get(User, session.user_id)
-    cycle = session.cycle
+    user, cycle = session.user, session.cycle
+    by_clock = rules.is_overdue(session, now)
     with db.session.no_autoflush:  # a lost race must surface in _commit, as a refusal
         end(session, now)
         rules.advance_cycle(cycle, session, session.completed_at or now)
@@ -136,9 +140,10 @@ def _finish(session: Session, now: datetime, end) -> list:
         if session.status == rules.COMPLETED:
             next_type = rules.auto_start_type(cycle, user)
             if next_type:
-                following = _new_session(user, cycle, next_type, session.completed_at)
+                following = _new_session(user, cycle, next_type, session.completed_at, session.position + 1)
     _commit("The session changed meanwhile; reload it.")
-    _timers().cancel(session.id)
+    if not by_clock:  # ended by the user: withdraw the pending completion
+        _timers().cancel(session.id)
     event = "session.completed" if session.status == rules.COMPLETED else "session.cancelled"
     announcements = [(event, {"session": session_json(session),
                               "next_session": following and session_json(following)})]
@@ -152,9 +157,11 @@ def _finish(session: Session, now: datetime, end) -> list:
 
 # -- user actions ------------------------------------------------------------
 
-def _new_session(user: User, cycle: Cycle, session_type: str, now: datetime) -> Session:
-    position = len(cycle.sessions) + 1
-    session = Session(user_id=user.id, cycle=cycle, type=session_type, position=position)
+def _new_session(user: User, cycle: Cycle, session_type: str, now: datetime, position: int | None = None) -> Session:
+    if position is None:
+        position = 1 + (db.session.scalar(select(func.max(Session.position)).where(Session.cycle_id == cycle.id)) or 0)
+    session = Session(user_id=user.id, cycle_id=cycle.id, type=session_type, position=position)
+    session.cycle = cycle
     rules.start(session, rules.duration_for(user, session_type), now)
     db.session.add(session)
     return session

@@ -164,6 +164,7 @@ class Session(db.Model):
     version: Mapped[int] = mapped_column(default=1)
 
     cycle: Mapped[Cycle] = relationship(back_populates="sessions")
+    user: Mapped[User] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (

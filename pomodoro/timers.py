@@ -3,9 +3,9 @@
 Two adapters behind one face, `schedule(session)` and `cancel(session_id)`:
 - `LocalTimers` (embedded mode, and inside each RQ worker): a thread that
   sleeps until the earliest `ends_at` and completes that session;
-- `RQTimers` (production): an RQ delayed job per session, due a little
+- `RQTimers` (production): an RQ delayed job per session, due `LEAD`
   before `ends_at`. RQ's scheduler keeps whole seconds and polls once a
-  second, so the job is timed to arrive early on purpose; the worker that
+  second, and a burst of jobs queues up, so the job is timed to arrive early; the worker that
   runs it hands the session to its own `LocalTimers`, which completes it on
   the dot. A job that arrives late completes the session at once.
 
@@ -138,7 +138,7 @@ class RQTimers:
     """Production: one RQ delayed job per session (its id names the session,
     so scheduling again replaces the job)."""
 
-    LEAD = timedelta(seconds=2)
+    LEAD = timedelta(seconds=5)
 
     def __init__(self, queue):
         self.queue = queue

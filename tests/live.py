@@ -222,7 +222,7 @@ class Listener:
     def close(self) -> None:
         self.closed = True
         try:
-            self.ws.close()
+            self.ws.close(timeout=0.1)
         except Exception:
             pass
 

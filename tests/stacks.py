@@ -59,14 +59,14 @@ def embedded_stack(tmp_path):
 
 
 @contextmanager
-def production_stack():
+def production_stack(web_command: str | None = None):
     if shutil.which("redis-server") is None:
         missing("Redis", FileNotFoundError("redis-server is not installed"))
     redis = RedisServer(free_port()).start()
     try:
         with fresh_postgres_database() as database_url:
             env = {"DATABASE_URL": database_url, "REDIS_URL": redis.url, "WEB_CONCURRENCY": "2"}
-            stack = Stack("production", env, procfile("web"), procfile("worker"), redis).start()
+            stack = Stack("production", env, web_command or procfile("web"), procfile("worker"), redis).start()
             try:
                 yield stack
             finally:

@@ -52,7 +52,7 @@ def test_a_worker_killed_mid_flight_loses_nothing(production):
 
 
 def test_redis_flushed_loses_nothing_and_stays_on_time(production):
-    users, listeners, sessions = run_users(production, 5, work_seconds=5, auto_start_breaks=False)
+    users, listeners, sessions = run_users(production, 5, work_seconds=9, auto_start_breaks=False)
     redis.Redis.from_url(production.redis.url).flushall()  # the scheduled jobs are gone
     for user, listener, session in zip(users, listeners, sessions):
         assert_completed_once(user, listener, session)
@@ -61,7 +61,7 @@ def test_redis_flushed_loses_nothing_and_stays_on_time(production):
 
 
 def test_redis_restarted_empty_loses_nothing(production):
-    users, listeners, sessions = run_users(production, 5, work_seconds=6, auto_start_breaks=False)
+    users, listeners, sessions = run_users(production, 5, work_seconds=9, auto_start_breaks=False)
     production.redis.stop(signal.SIGKILL)
     production.redis.start()
     for user, listener, session in zip(users, listeners, sessions):
