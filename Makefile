@@ -5,13 +5,13 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 VENDOR := pomodoro/static/vendor
 
-.PHONY: run test install
+.PHONY: run test install browser
 
 run: $(BIN)/.runtime $(VENDOR)/.copied
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi run
 
-test: $(BIN)/.dev $(VENDOR)/.copied
+test: $(BIN)/.dev $(VENDOR)/.copied browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 install: $(BIN)/.dev $(VENDOR)/.copied
@@ -32,3 +32,8 @@ $(VENDOR)/.copied: package.json package-lock.json
 	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/swagger-ui/
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
 	touch $@
+
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	test -x /usr/bin/chromium || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)

@@ -1,0 +1,423 @@
+/* Pomodoro pages: the live countdown, the event socket, keyboard shortcuts,
+ * the chime, notifications, the tab title and the favicon.
+ *
+ * The server keeps the clock. The countdown is always recomputed from the
+ * session's ends_at and the measured offset between the server's clock and
+ * this one, never by counting ticks: background tabs throttle timers, so a
+ * tick may come late, but the time it shows is still right.
+ */
+(function () {
+  'use strict';
+
+  var root = document.documentElement;
+  root.classList.remove('no-js');
+  root.classList.add('js');
+
+  var LABELS = { work: 'Focus', short_break: 'Short break', long_break: 'Long break' };
+  var clock = {
+    offset: 0,          // server clock minus this clock, in ms
+    status: 'idle',     // idle | running | paused
+    endsAt: null,       // ms on the server's clock
+    remaining: 0,       // seconds, when not running
+    duration: 0,
+    type: 'work',
+    sessionId: '',
+    announced: ''
+  };
+  var done = { text: '', until: 0 };
+  var baseTitle = document.title;
+  var lastAction = { name: '', at: 0 };
+  var overdueChecked = '';
+
+  // -- the countdown ----------------------------------------------------------
+
+  function serverNow() { return Date.now() + clock.offset; }
+
+  function secondsLeft() {
+    if (clock.status === 'running' && clock.endsAt !== null) {
+      return Math.max(0, (clock.endsAt - serverNow()) / 1000);
+    }
+    return clock.remaining;
+  }
+
+  function formatClock(seconds) {
+    var whole = Math.ceil(seconds - 0.0005);
+    if (whole < 0) whole = 0;
+    var hours = Math.floor(whole / 3600);
+    var minutes = Math.floor((whole % 3600) / 60);
+    var secs = whole % 60;
+    var mmss = String(minutes).padStart(2, '0') + ':' + String(secs).padStart(2, '0');
+    return hours ? hours + ':' + mmss : mmss;
+  }
+
+  function readTimer() {
+    var timer = document.getElementById('timer');
+    if (!timer) return;
+    var data = timer.dataset;
+    var serverTime = Date.parse(data.serverTime);
+    if (!isNaN(serverTime)) clock.offset = serverTime - Date.now();
+    clock.status = data.status;
+    clock.type = data.type;
+    clock.sessionId = data.sessionId;
+    clock.endsAt = data.endsAt ? Date.parse(data.endsAt) : null;
+    clock.remaining = parseFloat(data.remaining) || 0;
+    clock.duration = parseFloat(data.duration) || 0;
+    var said = data.sessionId + data.status + data.type;
+    if (clock.announced && said !== clock.announced) announce(data.announce);
+    clock.announced = said;
+    tick();
+  }
+
+  function applySession(session) {
+    // Moves the clock at once from an event; the fragment that follows fills in the rest.
+    if (!session || !document.getElementById('timer')) return;
+    if (session.status !== 'running' && session.status !== 'paused') {
+      if (session.id !== clock.sessionId) return;
+      clock.status = 'idle';
+      clock.remaining = 0;
+    } else {
+      var serverTime = Date.parse(session.server_time);
+      if (!isNaN(serverTime)) clock.offset = serverTime - Date.now();
+      clock.status = session.status;
+      clock.sessionId = session.id;
+      clock.type = session.type;
+      clock.endsAt = session.ends_at ? Date.parse(session.ends_at) : null;
+      clock.remaining = session.remaining_seconds;
+      clock.duration = session.duration_seconds;
+    }
+    tick();
+  }
+
+  function tick() {
+    var left = secondsLeft();
+    var text = formatClock(left);
+    var countdown = document.getElementById('countdown');
+    if (countdown && countdown.textContent !== text) countdown.textContent = text;
+    var ring = document.getElementById('ring-fill');
+    if (ring && clock.duration > 0) {
+      var offset = (1000 * (1 - left / clock.duration)).toFixed(1);
+      if (ring.getAttribute('stroke-dashoffset') !== offset) ring.setAttribute('stroke-dashoffset', offset);
+    }
+    updateTitle(text);
+    updateFavicon();
+    if (clock.status === 'running' && left <= 0 && overdueChecked !== clock.sessionId) {
+      // The socket should say it is over within a moment; if it stays silent, ask the page.
+      overdueChecked = clock.sessionId;
+      setTimeout(function () { if (clock.status === 'running' && secondsLeft() <= 0) refresh(); }, 1500);
+    }
+  }
+
+  function updateTitle(text) {
+    var title;
+    var label = LABELS[clock.type] || 'Pomodoro';
+    var onTimer = !!document.getElementById('timer');
+    var showDone = done.text && (Date.now() < done.until || document.hidden);
+    if (!showDone) done.text = '';
+    if (onTimer && clock.status === 'running') title = text + ' · ' + label;
+    else if (onTimer && clock.status === 'paused') title = 'Paused · ' + text + ' · ' + label;
+    else title = onTimer ? 'Pomodoro' : baseTitle;
+    if (showDone) title = done.text + (onTimer && clock.status === 'running' ? ' · ' + title : ' · Pomodoro');
+    if (document.title !== title) document.title = title;
+  }
+
+  function updateFavicon() {
+    var icon = document.querySelector('link[rel="icon"]');
+    if (!icon || !document.getElementById('timer')) return;
+    var wanted = icon.dataset[clock.status === 'running' ? 'running' : clock.status === 'paused' ? 'paused' : 'idle'];
+    if (wanted && icon.getAttribute('href') !== wanted) icon.setAttribute('href', wanted);
+  }
+
+  function announce(text) {
+    var announcer = document.getElementById('announcer');
+    if (announcer && text) announcer.textContent = text;
+  }
+
+  // -- fragments --------------------------------------------------------------
+
+  var refreshTimer = null;
+  function refresh() {
+    // Several events often come together (completed, started, cycle.finished): fetch once.
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(function () {
+      refreshTimer = null;
+      if (!window.htmx) return;
+      document.querySelectorAll('[data-refresh]').forEach(function (element) {
+        if (!element.id) return;
+        window.htmx.ajax('GET', element.dataset.refresh, { target: '#' + element.id, swap: 'outerHTML' });
+      });
+    }, 30);
+  }
+
+  function renderedAt(html) {
+    var match = /data-server-time="([^"]+)"/.exec(html || '');
+    return match ? Date.parse(match[1]) : NaN;
+  }
+
+  function wireHtmx() {
+    document.body.addEventListener('htmx:beforeSwap', function (event) {
+      // A slow answer must not paint over a newer one.
+      var target = event.detail.target;
+      if (!target || target.id !== 'timer') return;
+      var incoming = renderedAt(event.detail.serverResponse);
+      var shown = Date.parse(target.dataset.serverTime);
+      if (!isNaN(incoming) && !isNaN(shown) && incoming < shown) event.detail.shouldSwap = false;
+    });
+    document.body.addEventListener('htmx:afterSwap', function () { readTimer(); setupPage(); });
+    document.body.addEventListener('htmx:responseError', function (event) {
+      var status = event.detail.xhr ? event.detail.xhr.status : 0;
+      toast(status === 401 ? 'You were logged out; log in again.' : 'Something went wrong (' + status + '). Please try again.');
+    });
+    document.body.addEventListener('htmx:sendError', function () {
+      toast('Cannot reach the server. Check your connection and try again.');
+    });
+    document.body.addEventListener('htmx:beforeRequest', function (event) {
+      var button = event.detail.elt && event.detail.elt.querySelector && event.detail.elt.querySelector('[data-action]');
+      if (button) lastAction = { name: button.dataset.action, at: Date.now() };
+    });
+  }
+
+  function toast(text) {
+    var element = document.getElementById('toast');
+    if (!element) return;
+    element.textContent = text;
+    element.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(function () { element.hidden = true; }, 6000);
+  }
+
+  // -- the socket -------------------------------------------------------------
+
+  var socket = null;
+  var attempts = 0;
+  var retry = null;
+
+  function setLive(state) {
+    var live = document.getElementById('live');
+    if (!live) return;
+    live.dataset.state = state;
+    var text = live.querySelector('.live-text');
+    if (text) text.textContent = state === 'on' ? 'Live' : state === 'connecting' ? 'Connecting…' : 'Reconnecting…';
+  }
+
+  function connect() {
+    var path = document.body.dataset.socket;
+    if (!path || (socket && socket.readyState <= 1)) return;
+    clearTimeout(retry);
+    setLive('connecting');
+    // Same origin as the page, whatever address the server wrote down.
+    var scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
+    socket = new WebSocket(scheme + location.host + new URL(path, location.href).pathname);
+    socket.addEventListener('open', function () { attempts = 0; setLive('on'); });
+    socket.addEventListener('message', function (message) {
+      var event;
+      try { event = JSON.parse(message.data); } catch (error) { return; }
+      handle(event);
+    });
+    socket.addEventListener('close', function () {
+      socket = null;
+      setLive('off');
+      // Back off: 0.25 s, 0.5 s, 1 s ... up to 5 s, with jitter so a restarted server is not stampeded.
+      var delay = Math.min(5000, 250 * Math.pow(2, attempts)) * (0.75 + Math.random() / 2);
+      attempts += 1;
+      retry = setTimeout(connect, delay);
+    });
+  }
+
+  function reconnectNow() {
+    if (socket) return;
+    attempts = 0;
+    connect();
+  }
+
+  function handle(event) {
+    var data = event.data || {};
+    if (event.event === 'hello') {
+      applySession(data.session);
+      refresh();
+      return;
+    }
+    if (event.event && event.event.indexOf('session.') === 0) applySession(data.session);
+    if (event.event === 'session.completed') {
+      sessionDone(data.session, data.next_session);
+      if (data.next_session) applySession(data.next_session);
+    }
+    refresh();
+  }
+
+  // -- when a session ends ----------------------------------------------------
+
+  function sessionDone(session, next) {
+    if (!session) return;
+    var label = LABELS[session.type] || 'Session';
+    var text = session.type === 'work' ? 'Focus session complete.' : label + ' over.';
+    if (next) text += ' ' + (LABELS[next.type] || 'The next session') + ' has started.';
+    else text += session.type === 'work' ? ' Time for a break.' : ' Ready to focus?';
+    done.text = '✓ ' + label + ' done';
+    done.until = Date.now() + 8000;
+    showNotice(text);
+    var byHand = lastAction.name === 'finish' && Date.now() - lastAction.at < 3000;
+    if (!byHand) {
+      chime();
+      notify(text, session.id);
+    }
+    tick();
+  }
+
+  function showNotice(text) {
+    var notice = document.getElementById('notice');
+    if (!notice) { toast(text); return; }
+    document.getElementById('notice-text').textContent = text;
+    notice.hidden = false;
+  }
+
+  var audio = null;
+  function audioContext() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return null;
+    try {
+      audio = audio || new Context();
+      if (audio.state === 'suspended') audio.resume();
+    } catch (error) { return null; }
+    return audio;
+  }
+
+  function chime() {
+    // Three soft bell-like notes, made on the spot: no audio file to fetch.
+    root.dataset.chimes = String((parseInt(root.dataset.chimes, 10) || 0) + 1);
+    var context = audioContext();
+    if (!context) return;
+    var start = context.currentTime + 0.05;
+    [659.25, 830.61, 987.77].forEach(function (frequency, index) {
+      var at = start + index * 0.22;
+      var oscillator = context.createOscillator();
+      var overtone = context.createOscillator();
+      var gain = context.createGain();
+      oscillator.type = 'sine';
+      oscillator.frequency.value = frequency;
+      overtone.type = 'sine';
+      overtone.frequency.value = frequency * 2.01;
+      gain.gain.setValueAtTime(0.0001, at);
+      gain.gain.exponentialRampToValueAtTime(0.22, at + 0.015);
+      gain.gain.exponentialRampToValueAtTime(0.0001, at + 1.4);
+      oscillator.connect(gain);
+      overtone.connect(gain);
+      gain.connect(context.destination);
+      [oscillator, overtone].forEach(function (node) { node.start(at); node.stop(at + 1.5); });
+    });
+  }
+
+  function notify(text, tag) {
+    if (!('Notification' in window) || Notification.permission !== 'granted') return;
+    try {
+      var icon = document.querySelector('link[rel="icon"]');
+      new Notification('Pomodoro', { body: text, tag: tag, icon: icon ? icon.dataset.idle : undefined });
+      root.dataset.notified = String((parseInt(root.dataset.notified, 10) || 0) + 1);
+    } catch (error) { /* some browsers only notify from a service worker */ }
+  }
+
+  function askForNotifications() {
+    if (!('Notification' in window) || Notification.permission !== 'default') return;
+    var request = Notification.requestPermission();
+    if (request && request.then) request.then(setupNotificationButton);
+  }
+
+  function setupNotificationButton() {
+    var button = document.getElementById('enable-notifications');
+    if (!button) return;
+    button.hidden = !('Notification' in window) || Notification.permission !== 'default';
+  }
+
+  // -- keyboard and clicks ----------------------------------------------------
+
+  function press(id) {
+    var button = document.getElementById(id);
+    if (!button || button.disabled) return false;
+    button.click();
+    return true;
+  }
+
+  function onKey(event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+    if (!document.getElementById('timer')) return;
+    var target = event.target;
+    var typing = target.closest && target.closest('input, textarea, select, [contenteditable]');
+    if (typing) return;
+    if (event.key === ' ' || event.code === 'Space') {
+      // Space on a focused control belongs to that control.
+      if (target.closest && target.closest('button, a, summary')) return;
+      if (press('primary-action')) event.preventDefault();
+    } else if (event.key === 's' || event.key === 'S') {
+      if (press('skip-action')) event.preventDefault();
+    } else if (event.key === 'f' || event.key === 'F') {
+      if (press('finish-action')) event.preventDefault();
+    }
+  }
+
+  function onClick(event) {
+    audioContext();  // browsers let a page make sound only after a gesture
+    var target = event.target.closest ? event.target : null;
+    if (!target) return;
+    var start = target.closest('[data-action="start"], [data-action="resume"]');
+    if (start) askForNotifications();
+    if (target.closest('#enable-notifications')) askForNotifications();
+    if (target.closest('#notice-close')) document.getElementById('notice').hidden = true;
+  }
+
+  // -- settings and sign-up: the browser's time zone -----------------------------
+
+  function browserZone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (error) { return ''; }
+  }
+
+  function setupPage() {
+    var zone = browserZone();
+    document.querySelectorAll('input[data-browser-zone]').forEach(function (input) {
+      if (!input.value) input.value = zone;
+    });
+    var select = document.querySelector('select[data-user-zone]');
+    var chosen = false;
+    try { chosen = localStorage.getItem('pomodoro.zone-chosen') === '1'; } catch (error) { /* private mode */ }
+    if (select && !select.dataset.filled && !chosen && zone && zone !== 'UTC' &&
+        select.dataset.userZone === 'UTC' && select.querySelector('option[value="' + CSS.escape(zone) + '"]')) {
+      select.value = zone;
+      select.dataset.filled = '1';
+      var hint = document.querySelector('[data-browser-hint]');
+      if (hint) {
+        hint.textContent = 'Filled in from your browser (' + zone.replace(/_/g, ' ') + '); save to keep it.';
+        hint.hidden = false;
+      }
+    }
+    setupNotificationButton();
+  }
+
+  function onSubmit(event) {
+    if (event.target && event.target.id === 'settings-form') {
+      try { localStorage.setItem('pomodoro.zone-chosen', '1'); } catch (error) { /* private mode */ }
+    }
+  }
+
+  // -- start --------------------------------------------------------------------
+
+  function init() {
+    wireHtmx();
+    readTimer();
+    setupPage();
+    document.addEventListener('keydown', onKey);
+    document.addEventListener('click', onClick);
+    document.addEventListener('submit', onSubmit, true);
+    document.addEventListener('visibilitychange', function () {
+      if (!document.hidden) {
+        if (done.text) done.until = Math.max(done.until, Date.now() + 5000);
+        reconnectNow();
+      }
+      tick();
+    });
+    window.addEventListener('online', reconnectNow);
+    window.addEventListener('pageshow', function (event) { if (event.persisted) refresh(); });
+    setInterval(tick, 250);
+    connect();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+})();

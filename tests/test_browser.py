@@ -1,0 +1,333 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright, against
+a real server (`flask run`) on a temporary SQLite database.
+
+Each test waits on conditions with deadlines. The run leaves a screenshot of
+every page (phone and desktop, light and dark) under screenshots/.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SHOTS = ROOT / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 860}
+PASSWORD = "correct horse battery"
+
+expect.set_options(timeout=10_000)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+class Server:
+    """`flask --app wsgi run` in a child process, on a SQLite file of its own."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / "server.log"
+        self.env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "FLASK_DEBUG")}
+        self.env.update(SECRET_KEY="browser-tests", DATABASE_URL=f"sqlite:///{workdir / 'pomodoro.db'}",
+                        LOGIN_RATE_LIMIT="1000 per minute", PYTHONUNBUFFERED="1")
+        self.process = None
+        subprocess.run([BIN / "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env,
+                       check=True, capture_output=True, timeout=60)
+
+    def start(self, timeout: float = 20) -> None:
+        with open(self.log, "a") as log:
+            self.process = subprocess.Popen(
+                [BIN / "flask", "--app", "wsgi", "run", "--port", str(self.port)],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not answers(self.url + "/login"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"the server did not come up:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium.", pytrace=False)
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    server = Server(tmp_path_factory.mktemp("server"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def shots():
+    SHOTS.mkdir(exist_ok=True)
+    return SHOTS
+
+
+def new_context(browser, server, **options):
+    options.setdefault("viewport", DESKTOP)
+    context = browser.new_context(base_url=server.url, **options)
+    context.set_default_timeout(10_000)
+    return context
+
+
+def sign_up(page, email: str, name: str = "Ada") -> None:
+    page.goto("/signup")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.locator("#timer")).to_be_visible()
+
+
+def go(page, name: str) -> None:
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
+
+
+def email(tag: str) -> str:
+    return f"{tag}-{time.monotonic_ns()}@example.org"
+
+
+def test_a_person_runs_a_pomodoro_across_two_tabs(browser, server, shots):
+    context = new_context(browser, server, timezone_id="Europe/Paris")
+    context.grant_permissions(["notifications"], origin=server.url)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    sign_up(page, email("walk"))
+    expect(page.locator("#countdown")).to_have_text("25:00")
+    expect(page.locator("#live")).to_have_attribute("data-state", "on")
+
+    # A two-second focus session, written as minutes:seconds.
+    go(page, "Settings")
+    page.get_by_label("Focus", exact=True).fill("0:02")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+    expect(page.get_by_label("Time zone")).to_have_value("Europe/Paris")  # from sign-up, the browser's zone
+
+    go(page, "Timer")
+    expect(page.locator("#countdown")).to_have_text("00:02")
+    other = context.new_page()
+    other.goto("/")
+    expect(other.locator("#live")).to_have_attribute("data-state", "on")
+
+    page.get_by_role("button", name="Start focus").click()
+    expect(page.locator("#timer")).to_have_attribute("data-status", "running")
+    expect(other.locator("#timer")).to_have_attribute("data-status", "running")  # heard over the socket
+    expect(page.locator("#countdown")).to_have_text("00:01", timeout=3000)  # the countdown moves
+    expect(page).to_have_title(re.compile(r"^00:0[12] · Focus$"))
+
+    other.get_by_role("button", name="Pause").click()
+    expect(page.locator("#timer")).to_have_attribute("data-status", "paused", timeout=3000)
+    expect(page.locator("#state-line")).to_have_text("Paused")
+    expect(page.get_by_role("button", name="Resume")).to_be_visible()
+    expect(page).to_have_title(re.compile(r"^Paused · 00:0[12] · Focus$"))
+    assert "paused" in page.locator('link[rel="icon"]').get_attribute("href")
+
+    page.keyboard.press("Space")  # resume from the keyboard
+    expect(page.locator("#timer")).to_have_attribute("data-status", "running")
+    expect(page.locator("#notice-text")).to_contain_text("Focus session complete", timeout=5000)
+    expect(page).to_have_title(re.compile(r"Focus done"))
+    expect(page.locator("html")).to_have_attribute("data-chimes", "1")
+    expect(page.locator("html")).to_have_attribute("data-notified", "1")
+    # Breaks start by themselves by default: the short break is on, in both tabs.
+    expect(page.locator("#timer")).to_have_attribute("data-type", "short_break")
+    expect(other.locator("#timer")).to_have_attribute("data-type", "short_break")
+    expect(page.locator("#timer .mode-chip")).to_have_text("Short break")
+
+    page.locator("body").press("s")  # skip the break from the keyboard
+    expect(page.locator("#timer")).to_have_attribute("data-status", "idle")
+    expect(page.get_by_role("button", name="Start focus")).to_be_visible()
+    expect(page.locator(".mode-count")).to_have_text("2 of 4")
+
+    # Settings: one bad field is named next to it; the rest stays as typed.
+    go(page, "Settings")
+    page.get_by_label("Focus sessions before the long break").fill("13")
+    page.get_by_label("Short break").fill("7")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#long_break_interval-error")).to_contain_text("1 and")
+    expect(page.get_by_label("Focus sessions before the long break")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Short break")).to_have_value("7")
+    page.get_by_label("Focus sessions before the long break").fill("3")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+    expect(page.locator(".field-error")).to_have_count(0)
+
+    go(page, "History")
+    expect(page.locator(".session-row")).to_have_count(2)
+    expect(page.locator(".session-row").first).to_contain_text("Short break")
+    expect(page.locator(".session-row").last).to_contain_text("Focus")
+    expect(page.locator(".session-row").last).to_contain_text("Done")
+    expect(page.locator("#total-today + .total-figure + .total-sub")).to_have_text("1 focus session completed")
+    assert errors == []
+    context.close()
+
+
+def test_without_javascript_every_button_is_a_form(browser, server):
+    context = new_context(browser, server, java_script_enabled=False)
+    page = context.new_page()
+    sign_up(page, email("nojs"))
+    page.get_by_role("button", name="Start focus").click()
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()
+    expect(page.locator("#state-line")).to_contain_text("Ends at")
+    page.get_by_role("button", name="Pause").click()
+    expect(page.locator("#state-line")).to_have_text("Paused")
+    page.get_by_role("button", name="Resume").click()
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()
+    page.get_by_role("button", name="Skip").click()
+    expect(page.get_by_role("button", name="Start focus")).to_be_visible()
+    # The auto-start switches save with a plain button when there is no JavaScript.
+    page.get_by_label("Start focus automatically").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_label("Start focus automatically")).to_be_checked()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Welcome back")).to_be_visible()
+    context.close()
+
+
+def test_screenshots_of_every_page(browser, server, shots):
+    """Phone and desktop, light and dark: the pictures the README and reviews use."""
+    address = email("shots")
+    setup = new_context(browser, server)
+    page = setup.new_page()
+    sign_up(page, address, name="Grace")
+    seed_history(server, address)
+    page.goto("/")
+    page.get_by_role("button", name="Start focus").click()
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()
+    storage = setup.storage_state()
+    setup.close()
+    for device, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+        for scheme in ("light", "dark"):
+            anonymous = new_context(browser, server, viewport=viewport, color_scheme=scheme)
+            visitor = anonymous.new_page()
+            for name in ("login", "signup"):
+                visitor.goto(f"/{name}")
+                visitor.screenshot(path=shots / f"{name}-{device}-{scheme}.png", full_page=True)
+            anonymous.close()
+            context = new_context(browser, server, viewport=viewport, color_scheme=scheme, storage_state=storage)
+            person = context.new_page()
+            for name, path in (("timer", "/"), ("settings", "/settings"), ("history", "/history")):
+                person.goto(path)
+                expect(person.locator("#live")).to_have_attribute("data-state", "on")
+                person.screenshot(path=shots / f"{name}-{device}-{scheme}.png", full_page=True)
+            context.close()
+    assert len(list(shots.glob("*-*-*.png"))) >= 20
+
+
+def seed_history(server, address: str) -> None:
+    """A few finished cycles for the history screenshots, written straight to the database."""
+    from pomodoro import create_app
+    from pomodoro.extensions import db
+    from pomodoro.models import Cycle, Session, User
+
+    app = create_app({"SECRET_KEY": "seed", "SQLALCHEMY_DATABASE_URI": server.env["DATABASE_URL"], "REDIS_URL": None})
+    with app.app_context():
+        user = User.by_email(address)
+        now = datetime.now(UTC)
+        for days_ago, works in ((1, 4), (0, 3)):
+            began = now - timedelta(days=days_ago, hours=3)
+            cycle = Cycle(user_id=user.id, long_break_interval=4, created_at=began, status="finished",
+                          completed_work_sessions=works, finished_at=began + timedelta(hours=2))
+            db.session.add(cycle)
+            at = began
+            plan = [t for n in range(works) for t in ("work", "short_break" if n < 3 else "long_break")]
+            for position, kind in enumerate(plan, start=1):
+                length = {"work": 1500, "short_break": 300, "long_break": 900}[kind]
+                skipped = kind == "short_break" and position == 4
+                ended = at + timedelta(seconds=length if not skipped else 120)
+                db.session.add(Session(
+                    user_id=user.id, cycle=cycle, type=kind, position=position, duration_seconds=length,
+                    remaining_seconds=0 if not skipped else length - 120, started_at=at,
+                    status="cancelled" if skipped else "completed",
+                    completed_at=None if skipped else ended, cancelled_at=ended if skipped else None))
+                at = ended + timedelta(minutes=1)
+        db.session.commit()
+        db.engine.dispose()
+
+
+def test_the_page_reconnects_after_the_server_restarts(browser, tmp_path):
+    server = Server(tmp_path)
+    server.start()
+    try:
+        context = new_context(browser, server)
+        page = context.new_page()
+        sign_up(page, email("restart"))
+        page.get_by_role("button", name="Start focus").click()
+        expect(page.locator("#timer")).to_have_attribute("data-status", "running")
+        session_id = page.locator("#timer").get_attribute("data-session-id")
+        expect(page.locator("#live")).to_have_attribute("data-state", "on")
+
+        server.stop()
+        expect(page.locator("#live")).not_to_have_attribute("data-state", "on")
+        pause_through_the_api_while_the_server_is_down(server, page, session_id)
+
+        server.start()
+        expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=15_000)
+        expect(page.locator("#timer")).to_have_attribute("data-status", "paused")
+        expect(page.locator("#state-line")).to_have_text("Paused")
+        expect(page.get_by_role("button", name="Resume")).to_be_visible()
+        context.close()
+    finally:
+        server.stop()
+
+
+def pause_through_the_api_while_the_server_is_down(server, page, session_id: str) -> None:
+    """The JSON API of a second app on the same database, signed in with the page's own cookie."""
+    from pomodoro import create_app
+
+    app = create_app({"SECRET_KEY": server.env["SECRET_KEY"], "SQLALCHEMY_DATABASE_URI": server.env["DATABASE_URL"],
+                      "REDIS_URL": None, "RATELIMIT_STORAGE_URI": "memory://"})
+    client = app.test_client()
+    for cookie in page.context.cookies():
+        client.set_cookie(cookie["name"], cookie["value"], domain="localhost")
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    response = client.patch(f"/sessions/{session_id}/stop", headers={"X-CSRFToken": token})
+    assert response.status_code == 200, response.json
+    timers = app.extensions["pomodoro.timers"]
+    if hasattr(timers, "stop"):
+        timers.stop()
