@@ -42,6 +42,7 @@ def _settings(app: Flask) -> dict:
         "REDIS_URL": redis_url,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "SOCKET_PING_SECONDS": float(env.get("SOCKET_PING_SECONDS", "25")),
         "SESSION_COOKIE_SECURE": env.get("SECURE_COOKIES", "0") == "1",
         "REMEMBER_COOKIE_SECURE": env.get("SECURE_COOKIES", "0") == "1",
     }
@@ -58,7 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         WTF_CSRF_CHECK_DEFAULT=False,  # checked where cookies authenticate: see auth.require_user
-        SOCK_SERVER_OPTIONS={"ping_interval": 25, "max_message_size": 4096},
+        SOCK_SERVER_OPTIONS={"max_message_size": 4096},  # no ping_interval: see socket.relay
         API_TITLE="Pomodoro",
         API_VERSION="1.0",
         OPENAPI_VERSION="3.0.3",

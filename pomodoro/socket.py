@@ -3,13 +3,15 @@
 Each socket is a short relay loop: it registers an inbox with this process's
 hub, sends `hello` with the current session, then forwards what arrives. It
 releases its database connection while it waits, and it is the only thread
-that writes to its socket.
+that writes to its socket: it sends the keep-alive pings itself, rather than
+simple-websocket's reader thread, whose pings could interleave with our sends.
 """
 import queue
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, request
 from flask_login import current_user
+from wsproto.events import Ping
 
 from . import actions
 from .errors import error_response
@@ -35,6 +37,9 @@ def authenticate():
         g.socket_user = None
     if g.socket_user is None:
         return error_response(401, "Sign in, or connect with ?token=<token>.")
+    # Our frames are small JSON: compression would cost ~90 KB a socket and
+    # gain nothing, so the client's offer of it is not heard.
+    request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     return None
 
 
@@ -55,21 +60,36 @@ def relay(ws) -> None:
     events = current_app.extensions["pomodoro.events"]
     listener = Listener(user.id)
     events.subscribe(listener)
+    ping_every = current_app.config["SOCKET_PING_SECONDS"]
     try:
         ws.send(hello(user))
         while ws.connected:
             try:
-                item = listener.inbox.get(timeout=10)
+                item = listener.inbox.get(timeout=ping_every)
             except queue.Empty:
-                continue
+                item = None
             finally:
                 _discard_client_frames(ws)
             if item is CLOSE:
                 ws.close(reason=1013, message="Too far behind; reconnect.")
                 break
-            ws.send(hello(user) if item is RESYNC else item)
+            if item is None:
+                if not _ping(ws):
+                    break
+            else:
+                ws.send(hello(user) if item is RESYNC else item)
     finally:
         events.unsubscribe(listener)
+
+
+def _ping(ws) -> bool:
+    """Keep proxies from dropping a quiet socket; give up on a peer that stopped answering."""
+    if not ws.pong_received:
+        ws.close(reason=1011, message="No answer to ping.")
+        return False
+    ws.pong_received = False
+    ws.sock.send(ws.ws.send(Ping()))
+    return True
 
 
 def _discard_client_frames(ws) -> None:

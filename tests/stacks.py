@@ -15,7 +15,7 @@ class Stack:
         self.mode = mode
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {**env, "PORT": str(self.port), "SECRET_KEY": "stack-test"}
+        self.env = {**env, "PORT": str(self.port), "SECRET_KEY": "stack-test", "SOCKET_PING_SECONDS": "1"}
         self.web = Process(web_command, self.env, log_name=f"{mode}-web")
         self.worker = Process(worker_command, self.env, log_name=f"{mode}-worker") if worker_command else None
         self.redis = redis

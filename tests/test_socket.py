@@ -1,5 +1,6 @@
 """The socket's own promises: who may connect, what it costs the server, and
 that one client's trouble stays its own."""
+import json
 import socket as sockets
 import time
 
@@ -66,3 +67,22 @@ def test_a_stuck_client_does_not_delay_anyone_elses_notice(stack):
     arrived = next(at for at, f in listener.arrivals("session.completed") if f is frame)
     assert 0 <= arrived - parse_time(session["ends_at"]).timestamp() < 0.5
     stuck.close()
+
+
+def test_a_quiet_socket_is_pinged_and_one_that_never_answers_is_closed(stack):
+    ada = stack.user()
+    quiet = websocket.create_connection(ws_url(stack) + f"?token={ada.token}", timeout=10)
+    assert json.loads(quiet.recv())["event"] == "hello"
+    assert quiet.recv_data_frame(True)[0] == websocket.ABNF.OPCODE_PING  # pinged after a second of quiet
+
+    silent = websocket.create_connection(ws_url(stack) + f"?token={ada.token}", timeout=10)
+    silent_socket = silent.sock
+    deadline = time.monotonic() + 10
+    closed = False
+    while time.monotonic() < deadline and not closed:  # read raw bytes: never answer a ping
+        try:
+            closed = silent_socket.recv(4096) == b""
+        except OSError:
+            closed = True
+    assert closed, "a peer that never answers pings is let go"
+    quiet.close()
