@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
@@ -67,6 +67,8 @@ def guard():
         return redirect(login, 303)
     if request.method not in SAFE_METHODS:
         csrf.protect()
+        if any("\x00" in value for value in request.form.values()):
+            abort(400)  # no text a person types holds a NUL, and PostgreSQL would refuse it
     return None
 
 
@@ -356,6 +358,8 @@ def read_settings(form) -> tuple[dict, dict]:
         for field, messages in error.messages.items():
             if field in DURATION_FIELDS:
                 errors[DURATION_FIELDS[field]] = "From 0:01 (one second) to 1440 minutes (a day)."
+            elif field == "long_break_interval":
+                errors[field] = "A whole number from 1 to 12."
             else:
                 errors[field] = " ".join(messages)
     return data, errors
@@ -409,7 +413,7 @@ def history():
     user = current_user
     now = utcnow()
     actions.settle(user, now)
-    number = max(request.args.get("page", 1, type=int), 1)
+    number = min(max(request.args.get("page", 1, type=int), 1), 100_000)
     owned = select(Cycle).where(Cycle.user_id == user.id)
     total = db.session.scalar(select(func.count()).select_from(owned.subquery()))
     cycles = db.session.scalars(

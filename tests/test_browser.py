@@ -165,6 +165,7 @@ def test_a_person_runs_a_pomodoro_across_two_tabs(browser, server, shots):
     expect(page.locator("#timer")).to_have_attribute("data-status", "paused", timeout=3000)
     expect(page.locator("#state-line")).to_have_text("Paused")
     expect(page.get_by_role("button", name="Resume")).to_be_visible()
+    page.screenshot(path=shots / "timer-paused-desktop-light.png", full_page=True)
     expect(page).to_have_title(re.compile(r"^Paused · 00:0[12] · Focus$"))
     assert "paused" in page.locator('link[rel="icon"]').get_attribute("href")
 
@@ -178,6 +179,7 @@ def test_a_person_runs_a_pomodoro_across_two_tabs(browser, server, shots):
     expect(page.locator("#timer")).to_have_attribute("data-type", "short_break")
     expect(other.locator("#timer")).to_have_attribute("data-type", "short_break")
     expect(page.locator("#timer .mode-chip")).to_have_text("Short break")
+    page.screenshot(path=shots / "timer-completed-desktop-light.png", full_page=True)
 
     page.locator("body").press("s")  # skip the break from the keyboard
     expect(page.locator("#timer")).to_have_attribute("data-status", "idle")
@@ -189,9 +191,10 @@ def test_a_person_runs_a_pomodoro_across_two_tabs(browser, server, shots):
     page.get_by_label("Focus sessions before the long break").fill("13")
     page.get_by_label("Short break").fill("7")
     page.get_by_role("button", name="Save settings").click()
-    expect(page.locator("#long_break_interval-error")).to_contain_text("1 and")
+    expect(page.locator("#long_break_interval-error")).to_have_text("A whole number from 1 to 12.")
     expect(page.get_by_label("Focus sessions before the long break")).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("Short break")).to_have_value("7")
+    page.screenshot(path=shots / "settings-invalid-desktop-light.png", full_page=True)
     page.get_by_label("Focus sessions before the long break").fill("3")
     page.get_by_role("button", name="Save settings").click()
     expect(page.get_by_text("Settings saved.")).to_be_visible()

@@ -391,3 +391,13 @@ def test_error_pages_for_people_are_html(signed_up):
     response = signed_up.client.get("/no-such-page", headers={"Accept": "text/html,*/*;q=0.8"})
     assert response.status_code == 404
     assert "<html" in response.text
+
+
+def test_a_nul_in_a_form_is_a_clear_bad_request(signed_up):
+    response = signed_up.post("/sessions/pause", {"session_id": "abc\x00def"})
+    assert response.status_code == 400 and "<html" in response.text
+
+
+def test_a_page_far_beyond_the_last_is_empty_not_an_error(signed_up):
+    response = signed_up.get("/history?page=99999999999999999999")
+    assert response.status_code == 200
