@@ -22,6 +22,13 @@ def authenticate():
     return None
 
 
+@bp.before_request
+def refuse_impossible_ids():
+    """An id with a NUL in it names nothing (and PostgreSQL will not even compare it)."""
+    if any("\x00" in value for value in (request.view_args or {}).values()):
+        abort(404)
+
+
 def own_user(user_id: str) -> User:
     if user_id != current_user.id:
         raise actions.NotFound("No such user.")
@@ -83,6 +90,7 @@ def create_cycle(_fields):
 @bp.response(200, schemas.CycleList)
 def list_cycles(page):
     """Your cycles, newest first."""
+    actions.settle(current_user)
     owned = select(Cycle).where(Cycle.user_id == current_user.id)
     total = db.session.scalar(select(func.count()).select_from(owned.subquery()))
     items = db.session.scalars(

@@ -42,6 +42,12 @@ class Timestamp(fields.DateTime):
         return text.replace("+00:00", "Z")
 
 
+def _is_plain_text(text: str) -> None:
+    """Refuse what JSON allows but UTF-8 and PostgreSQL cannot take: NUL and lone surrogates."""
+    if "\x00" in text or any("\ud800" <= char <= "\udfff" for char in text):
+        raise ValidationError("Contains a character that is not allowed.")
+
+
 def _is_time_zone(name: str) -> None:
     try:
         ZoneInfo(name)
@@ -52,14 +58,14 @@ def _is_time_zone(name: str) -> None:
 # -- requests ----------------------------------------------------------------
 
 class SignUp(Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=256))
-    name = fields.String(load_default="", validate=validate.Length(max=100))
+    email = fields.Email(required=True, validate=[_is_plain_text, validate.Length(max=254)])
+    password = fields.String(required=True, load_only=True, validate=[_is_plain_text, validate.Length(min=8, max=256)])
+    name = fields.String(load_default="", validate=[_is_plain_text, validate.Length(max=100)])
 
 
 class Credentials(Schema):
-    email = fields.String(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(max=256))
+    email = fields.String(required=True, validate=[_is_plain_text, validate.Length(max=254)])
+    password = fields.String(required=True, load_only=True, validate=[_is_plain_text, validate.Length(max=256)])
 
 
 class ConfigurationChange(Schema):
@@ -69,7 +75,7 @@ class ConfigurationChange(Schema):
     long_break_interval = StrictInteger(validate=validate.Range(min=1, max=12))
     auto_start_breaks = StrictBoolean()
     auto_start_work = StrictBoolean()
-    timezone = fields.String(validate=[validate.Length(max=64), _is_time_zone])
+    timezone = fields.String(validate=[_is_plain_text, validate.Length(max=64), _is_time_zone])
 
 
 class NewCycle(Schema):
@@ -77,7 +83,7 @@ class NewCycle(Schema):
 
 
 class NewSession(Schema):
-    cycle_id = fields.String(validate=validate.Length(max=64))
+    cycle_id = fields.String(validate=[_is_plain_text, validate.Length(max=64)])
     type = fields.String(validate=validate.OneOf(rules.SESSION_TYPES))
 
 
@@ -86,8 +92,10 @@ class StatusChange(Schema):
 
 
 class Page(Schema):
-    page = StrictInteger(load_default=1, validate=validate.Range(min=1, max=100000))
-    per_page = StrictInteger(load_default=20, validate=validate.Range(min=1, max=100))
+    """Query-string numbers arrive as text, so these are not StrictIntegers."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 # -- responses and events ----------------------------------------------------
