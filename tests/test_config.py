@@ -27,15 +27,22 @@ print(json.dumps({"secret_key": app.secret_key, "instance_path": app.instance_pa
 """
 
 
-def start_embedded(home) -> dict:
-    """Start the app on the embedded default from `home`; what it configured."""
-    if not (home / "pomodoro").exists():
-        (home / "pomodoro").symlink_to(ROOT / "pomodoro")
+def start_embedded(*homes) -> list[dict]:
+    """Start the app on the embedded default from each of `homes`, side by side;
+    what each configured."""
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "PYTHONPATH")}
-    result = subprocess.run([sys.executable, "-c", SHOW_CONFIG], cwd=home, env=env,
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    children = []
+    for home in homes:
+        if not (home / "pomodoro").exists():
+            (home / "pomodoro").symlink_to(ROOT / "pomodoro")
+        children.append(subprocess.Popen([sys.executable, "-c", SHOW_CONFIG], cwd=home, env=env,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    started = []
+    for child in children:
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+        started.append(json.loads(out.strip().splitlines()[-1]))
+    return started
 
 
 @pytest.fixture
@@ -78,23 +85,21 @@ def test_secret_key_and_database_url_come_from_the_environment(clean_env):
 
 
 def test_the_embedded_default_generates_a_secret_key_once_and_keeps_it(tmp_path):
-    first = start_embedded(tmp_path)
-    instance = tmp_path / "instance"
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    first, other_installation = start_embedded(home, elsewhere)
+    instance = home / "instance"
     assert first["instance_path"] == str(instance)
     key_file = instance / "secret_key"
     assert key_file.read_text().strip() == first["secret_key"]
     assert len(first["secret_key"]) >= 32
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600  # only the owner may read it
     assert first["database"] == f"sqlite:///{instance / 'pomodoro.db'}"
+    assert other_installation["secret_key"] != first["secret_key"]
 
-    again = start_embedded(tmp_path)
+    [again] = start_embedded(home)
     assert again["secret_key"] == first["secret_key"]  # sessions survive a restart
-
-
-def test_each_installation_gets_its_own_secret_key(tmp_path):
-    (tmp_path / "one").mkdir()
-    (tmp_path / "two").mkdir()
-    assert start_embedded(tmp_path / "one")["secret_key"] != start_embedded(tmp_path / "two")["secret_key"]
 
 
 @pytest.mark.parametrize("given, expected", [
