@@ -172,7 +172,10 @@
     });
     document.body.addEventListener('htmx:beforeRequest', function (event) {
       var button = event.detail.elt && event.detail.elt.querySelector && event.detail.elt.querySelector('[data-action]');
-      if (button) lastAction = { name: button.dataset.action, at: Date.now() };
+      if (!button) return;
+      lastAction = { name: button.dataset.action, at: Date.now() };
+      var notice = document.getElementById('notice');
+      if (notice) notice.hidden = true;  // the person has moved on
     });
   }
 
@@ -219,6 +222,9 @@
       // Back off: 0.25 s, 0.5 s, 1 s ... up to 5 s, with jitter so a restarted server is not stampeded.
       var delay = Math.min(5000, 250 * Math.pow(2, attempts)) * (0.75 + Math.random() / 2);
       attempts += 1;
+      // Still refused after a few tries: maybe the log-in has ended. Asking the
+      // page either redirects to the log-in page or says the server is away.
+      if (attempts === 4) refresh();
       retry = setTimeout(connect, delay);
     });
   }
