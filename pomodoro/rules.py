@@ -109,7 +109,8 @@ def advance_cycle(cycle, session, now: datetime) -> None:
     """Move the cycle on after `session` ended (completed or cancelled).
 
     A completed work session counts towards the long break; a skipped one does
-    not, and work stays next. Any break leads back to work, and the long break,
+    not, and work stays next. A short break leads back to work, unless the long
+    break is owed (someone took a short break in its place); the long break,
     however it ends, closes the cycle.
     """
     if session.type == WORK:
@@ -122,7 +123,8 @@ def advance_cycle(cycle, session, now: datetime) -> None:
         else:
             cycle.next_session_type = WORK
     elif session.type == SHORT_BREAK:
-        cycle.next_session_type = WORK
+        owed = cycle.completed_work_sessions >= cycle.long_break_interval
+        cycle.next_session_type = LONG_BREAK if owed else WORK
     else:
         finish_cycle(cycle, now)
 

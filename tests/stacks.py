@@ -15,7 +15,7 @@ class Stack:
         self.mode = mode
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {**env, "PORT": str(self.port), "SECRET_KEY": "stack-test", "SOCKET_PING_SECONDS": "1"}
+        self.env = {"SECRET_KEY": "stack-test", **env, "PORT": str(self.port)}
         self.web = Process(web_command, self.env, log_name=f"{mode}-web")
         self.worker = Process(worker_command, self.env, log_name=f"{mode}-worker") if worker_command else None
         self.redis = redis
@@ -48,8 +48,8 @@ class Stack:
 
 
 @contextmanager
-def embedded_stack(tmp_path):
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'pomodoro.db'}", "REDIS_URL": ""}
+def embedded_stack(tmp_path, **settings):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'pomodoro.db'}", "REDIS_URL": "", **settings}
     command = "flask --app wsgi run --port $PORT"
     stack = Stack("embedded", env, command, None).start()
     try:
@@ -59,13 +59,13 @@ def embedded_stack(tmp_path):
 
 
 @contextmanager
-def production_stack(web_command: str | None = None):
+def production_stack(web_command: str | None = None, **settings):
     if shutil.which("redis-server") is None:
         missing("Redis", FileNotFoundError("redis-server is not installed"))
     redis = RedisServer(free_port()).start()
     try:
         with fresh_postgres_database() as database_url:
-            env = {"DATABASE_URL": database_url, "REDIS_URL": redis.url, "WEB_CONCURRENCY": "2"}
+            env = {"DATABASE_URL": database_url, "REDIS_URL": redis.url, "WEB_CONCURRENCY": "2", **settings}
             stack = Stack("production", env, web_command or procfile("web"), procfile("worker"), redis).start()
             try:
                 yield stack
@@ -75,11 +75,14 @@ def production_stack(web_command: str | None = None):
         redis.stop()
 
 
+QUICK_PINGS = {"SOCKET_PING_SECONDS": "1"}  # so a test sees a ping without waiting long
+
+
 @pytest.fixture(scope="module", params=["embedded", "production"])
 def stack(request, tmp_path_factory):
     if request.param == "embedded":
-        with embedded_stack(tmp_path_factory.mktemp("embedded")) as running:
+        with embedded_stack(tmp_path_factory.mktemp("embedded"), **QUICK_PINGS) as running:
             yield running
     else:
-        with production_stack() as running:
+        with production_stack(**QUICK_PINGS) as running:
             yield running

@@ -359,3 +359,12 @@ def test_the_long_break_comes_after_exactly_the_interval_of_completed_work(inter
         else:
             assert cycle.status == rules.ACTIVE
             assert cycle.finished_at is None
+
+
+def test_a_short_break_taken_instead_of_the_long_break_leaves_the_long_break_owed():
+    cycle = SimpleNamespace(status="active", completed_work_sessions=2, long_break_interval=2,
+                            next_session_type=rules.LONG_BREAK, finished_at=None)
+    short_break = SimpleNamespace(type=rules.SHORT_BREAK, status=rules.COMPLETED)
+    rules.advance_cycle(cycle, short_break, T0)
+    assert cycle.next_session_type == rules.LONG_BREAK
+    assert cycle.status == "active"
