@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from . import actions, schemas
-from .auth import require_user
+from .auth import require_json_body, require_user
 from .extensions import db
 from .models import Cycle, User
 
@@ -20,6 +20,9 @@ def authenticate():
     if request.endpoint not in PUBLIC_ENDPOINTS:
         return require_user()
     return None
+
+
+bp.before_request(require_json_body)
 
 
 @bp.before_request

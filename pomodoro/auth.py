@@ -1,4 +1,6 @@
 """Who is asking: browser sessions (Flask-Login) and bearer tokens."""
+import json
+
 from flask import abort, current_app, g, request
 from flask_login import current_user
 from flask_smorest import Blueprint
@@ -51,6 +53,25 @@ def require_user():
         return login_manager.unauthorized()
     if request.method not in ("GET", "HEAD", "OPTIONS") and "api_token" not in g:
         csrf.protect()
+    return None
+
+
+@bp.before_request
+def require_json_body():
+    """Refuse a body we would otherwise misread: one sent as another type (the
+    parser would ignore it and answer as if nothing was asked), or JSON nested
+    so deep that parsing it exhausts Python's recursion limit."""
+    body = request.get_data(cache=True)
+    if not body:
+        return None
+    if not request.is_json:
+        abort(415, "Send the body as JSON, with 'Content-Type: application/json'.")
+    try:
+        json.loads(body)
+    except RecursionError:
+        abort(400)
+    except ValueError:
+        pass  # malformed JSON: the schema parser answers it
     return None
 
 
