@@ -232,6 +232,22 @@ def test_without_javascript_every_button_is_a_form(browser, server):
     context.close()
 
 
+def test_the_countdown_keeps_the_servers_time_when_the_computers_clock_is_wrong(browser, server):
+    context = new_context(browser, server)
+    page = context.new_page()
+    page.clock.set_system_time(datetime.now(UTC) + timedelta(minutes=40))  # this computer runs 40 minutes fast
+    sign_up(page, email("skew"))
+    ahead = page.evaluate("Date.now()") / 1000 - datetime.now(UTC).timestamp()
+    assert 39 * 60 < ahead < 41 * 60
+    page.get_by_role("button", name="Start focus").click()
+    expect(page.locator("#timer")).to_have_attribute("data-status", "running")
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^24:5\d$"))
+    page.reload()
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^24:5\d$"))
+    expect(page).to_have_title(re.compile(r"^24:5\d · Focus$"))
+    context.close()
+
+
 def test_screenshots_of_every_page(browser, server, shots):
     """Phone and desktop, light and dark: the pictures the README and reviews use."""
     address = email("shots")
