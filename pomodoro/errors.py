@@ -1,6 +1,7 @@
 """One error shape for the API, {"error": {"code", "message", "fields"?}},
 and finished-looking error pages for people in a browser."""
 from flask import render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as NotFoundError
 
@@ -51,6 +52,8 @@ def handle_http_error(error: HTTPException):
     status = error.code or 500
     if status >= 500:
         message = "Something went wrong on our side; it has been logged."
+    elif isinstance(error, CSRFError):
+        message = f"{error.description} Send the token from our page as the X-CSRFToken header."
     elif status == 400:
         message = "The request body is not valid JSON." if request.is_json else "The request is malformed."
     elif status == 422:
