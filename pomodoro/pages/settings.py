@@ -1,0 +1,95 @@
+"""Settings: durations in minutes (the API keeps seconds), the cycle, the
+auto-start switches and the time zone, validated by the API's own schema."""
+import re
+from zoneinfo import available_timezones
+
+from flask import flash, request
+from flask_login import current_user
+from marshmallow import ValidationError
+
+from .. import actions
+from ..schemas import ConfigurationChange
+from . import bp, htmx, page, see_other
+
+DURATION_FIELDS = {"work_seconds": "work_minutes", "short_break_seconds": "short_break_minutes",
+                   "long_break_seconds": "long_break_minutes"}
+SWITCHES = ("auto_start_breaks", "auto_start_work")
+
+
+def minutes_text(seconds: int) -> str:
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes}:{secs:02d}" if secs else str(minutes)
+
+
+def parse_minutes(text: str) -> int | None:
+    """Seconds from "25", "2.5" or "1:30" (minutes:seconds); None when unreadable."""
+    text = text.strip().replace(",", ".")
+    if match := re.fullmatch(r"(\d{1,5}):([0-5]\d)", text):
+        return int(match[1]) * 60 + int(match[2])
+    if re.fullmatch(r"-?\d{1,5}(\.\d{1,6})?|-?\.\d{1,6}", text):
+        return round(float(text) * 60)
+    return None
+
+
+def settings_form(user) -> dict:
+    durations = {name: minutes_text(getattr(user, field)) for field, name in DURATION_FIELDS.items()}
+    return durations | {
+        "long_break_interval": str(user.long_break_interval),
+        "auto_start_breaks": user.auto_start_breaks, "auto_start_work": user.auto_start_work,
+        "timezone": user.timezone,
+    }
+
+
+def read_settings(form) -> tuple[dict, dict]:
+    """The configuration change a settings form asks for, validated by the API's
+    own schema; and the problems, by form field."""
+    data, errors = {}, {}
+    for field, name in DURATION_FIELDS.items():
+        seconds = parse_minutes(form.get(name, ""))
+        if seconds is None:
+            errors[name] = "Enter minutes, like 25, 2.5 or 1:30."
+        else:
+            data[field] = seconds
+    interval = form.get("long_break_interval", "").strip()
+    if re.fullmatch(r"\d{1,3}", interval):
+        data["long_break_interval"] = int(interval)
+    else:
+        errors["long_break_interval"] = "A whole number from 1 to 12."
+    data |= {switch: switch in form for switch in SWITCHES}
+    data["timezone"] = form.get("timezone", "").strip()
+    try:
+        ConfigurationChange().load(data)
+    except ValidationError as error:
+        for field, messages in error.messages.items():
+            if field in DURATION_FIELDS:
+                errors[DURATION_FIELDS[field]] = "From 0:01 (one second) to 1440 minutes (a day)."
+            elif field == "long_break_interval":
+                errors[field] = "A whole number from 1 to 12."
+            else:
+                errors[field] = " ".join(messages)
+    return data, errors
+
+
+def time_zones() -> list[str]:
+    return sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC")
+
+
+def settings_page(form: dict, errors: dict | None = None, alert: str | None = None,
+                  saved: bool = False, status: int = 200):
+    return page("settings.html", "settings_form", status, form=form, errors=errors or {},
+                alert=alert, saved=saved, zones=time_zones())
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings():
+    if request.method == "GET":
+        return settings_page(settings_form(current_user))
+    changes, errors = read_settings(request.form)
+    if errors:
+        typed = request.form.to_dict() | {switch: switch in request.form for switch in SWITCHES}
+        return settings_page(typed, errors, "Some settings need a second look.", status=422)
+    actions.update_configuration(current_user, changes)
+    if htmx():
+        return settings_page(settings_form(current_user), saved=True)
+    flash("Settings saved. New sessions use them.", "success")
+    return see_other("pages.settings")

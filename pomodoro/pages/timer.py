@@ -1,0 +1,136 @@
+"""The timer page and its buttons. Each button posts to its own URL, calls the
+same action as the JSON API, and answers with the timer fragment (htmx) or a
+303 back to the page."""
+from types import SimpleNamespace
+
+from flask import flash, request
+from flask_login import current_user
+
+from .. import actions, rules
+from ..models import utcnow
+from . import bp, htmx, page, see_other
+
+
+def _after(cycle, session) -> SimpleNamespace:
+    """What follows `session` once it completes, by the cycle rules themselves."""
+    preview = SimpleNamespace(status=rules.ACTIVE, completed_work_sessions=cycle.completed_work_sessions,
+                              long_break_interval=cycle.long_break_interval,
+                              next_session_type=cycle.next_session_type)
+    rules.advance_cycle(preview, SimpleNamespace(type=session.type, status=rules.COMPLETED), session.started_at)
+    if preview.status != rules.ACTIVE:  # the long break closes the cycle; a new one starts with work
+        preview.next_session_type = rules.WORK
+        preview.status = rules.ACTIVE
+    return SimpleNamespace(type=preview.next_session_type,
+                           seconds=rules.duration_for(current_user, preview.next_session_type),
+                           auto=rules.auto_start_type(preview, current_user) is not None)
+
+
+def _steps(cycle, session, user) -> list[dict]:
+    """The cycle laid out: each focus and the break after it, marked done, current or to come."""
+    interval = cycle.long_break_interval if cycle else user.long_break_interval
+    done_work = min(cycle.completed_work_sessions, interval) if cycle else 0
+    at_type = session.type if session else (cycle.next_session_type if cycle else rules.WORK)
+    if at_type == rules.WORK:
+        at = 2 * min(done_work, interval - 1)
+    elif at_type == rules.SHORT_BREAK:
+        at = 2 * max(done_work - 1, 0) + 1
+    else:
+        at = 2 * interval - 1
+    steps = []
+    for number in range(1, interval + 1):
+        last = number == interval
+        steps.append({"type": rules.WORK, "text": f"Focus {number}"})
+        steps.append({"type": rules.LONG_BREAK if last else rules.SHORT_BREAK,
+                      "text": "Long break" if last else "Short break"})
+    for index, step in enumerate(steps):
+        if index < at:
+            step["state"] = "done"
+        elif index == at:
+            step["state"] = "current" if session else "next"
+        else:
+            step["state"] = "upcoming"
+    return steps
+
+
+def timer_context(alert: str | None = None) -> dict:
+    user = current_user
+    now = utcnow()
+    session = actions.current_session(user, now)
+    cycle = session.cycle if session else actions.active_cycle(user)
+    interval = cycle.long_break_interval if cycle else user.long_break_interval
+    done_work = cycle.completed_work_sessions if cycle else 0
+    up_type = session.type if session else (cycle.next_session_type if cycle else rules.WORK)
+    return {
+        "user": user, "session": session, "cycle": cycle, "now": now, "alert": alert,
+        "remaining": rules.remaining_at(session, now) if session else rules.duration_for(user, up_type),
+        "up_type": up_type,
+        "after": _after(cycle, session) if session and cycle else None,
+        "steps": _steps(cycle, session, user),
+        "focus_number": min(done_work + 1, interval), "interval": interval,
+        "can_restart_cycle": session is None and cycle is not None and bool(cycle.sessions),
+    }
+
+
+def timer_answer(alert: str | None = None, status: int = 200):
+    """After a button: the timer fragment for htmx, or a 303 back to the page."""
+    if htmx():
+        return page("timer.html", "timer", status, **timer_context(alert))
+    if alert:
+        flash(alert, "error")
+    return see_other("pages.index")
+
+
+@bp.route("/")
+def index():
+    return page("timer.html", "timer", **timer_context())
+
+
+def _act(action, *args):
+    """Run a user action; a refusal (another tab got there first) becomes a message."""
+    try:
+        action(current_user, *args)
+    except (rules.Refused, actions.NotFound) as error:
+        return timer_answer(f"{error} This is where things stand now.", 409)
+    return timer_answer()
+
+
+def _session_id() -> str:
+    return request.form.get("session_id", "")
+
+
+@bp.route("/sessions/start", methods=["POST"])
+def start():
+    return _act(actions.start_session)
+
+
+@bp.route("/sessions/pause", methods=["POST"])
+def pause():
+    return _act(actions.pause_session, _session_id())
+
+
+@bp.route("/sessions/resume", methods=["POST"])
+def resume():
+    return _act(actions.resume_session, _session_id())
+
+
+@bp.route("/sessions/skip", methods=["POST"])
+def skip():
+    return _act(actions.set_session_status, _session_id(), rules.CANCELLED)
+
+
+@bp.route("/sessions/finish", methods=["POST"])
+def finish():
+    return _act(actions.set_session_status, _session_id(), rules.COMPLETED)
+
+
+@bp.route("/cycles/new", methods=["POST"])
+def new_cycle():
+    return _act(actions.create_cycle)
+
+
+@bp.route("/settings/auto-start", methods=["POST"])
+def auto_start():
+    changes = {"auto_start_breaks": "auto_start_breaks" in request.form,
+               "auto_start_work": "auto_start_work" in request.form}
+    actions.update_configuration(current_user, changes)
+    return timer_answer()
