@@ -39,6 +39,7 @@ def own_user(user_id: str) -> User:
 
 
 @bp.route("/users", methods=["POST"])
+@bp.doc(security=[])  # open to anyone: this is how an account begins
 @bp.arguments(schemas.SignUp)
 @bp.response(201, schemas.User)
 @bp.alt_response(409, schema=schemas.Error, description="The e-mail is taken")

@@ -84,6 +84,7 @@ def failed(response) -> bool:
 
 
 @bp.route("/token", methods=["POST"])
+@bp.doc(security=[])  # the credentials are in the body
 @limiter.limit(login_limit, deduct_when=failed)
 @bp.arguments(schemas.Credentials)
 @bp.response(201, schemas.Token)

@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis as redis_lib
+from flask import g
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -103,6 +104,16 @@ def app_config():
 @pytest.fixture
 def app(database_url, app_config):
     app = create_app(config(database_url, **app_config))
+
+    @app.before_request
+    def start_clean():
+        """The `db` fixture keeps one app context open for the whole test, and
+        Flask lets requests share it (and its `g`); in a server each request has
+        its own. Forget the previous request's user so every request
+        authenticates afresh."""
+        for name in ("_login_user", "api_token", "socket_user"):
+            g.pop(name, None)
+
     yield app
     timers = app.extensions["pomodoro.timers"]
     if hasattr(timers, "stop"):
