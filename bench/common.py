@@ -1,0 +1,67 @@
+"""Shared pieces of the benchmarks: seeding users straight into the database,
+percentiles, and the Redis pub/sub floor measured in the same run."""
+import statistics
+import threading
+import time
+
+import redis
+from werkzeug.security import generate_password_hash
+
+from pomodoro import create_app
+from pomodoro.extensions import db
+from pomodoro.models import ApiToken, User
+
+
+def seed_users(database_url: str, count: int, **settings) -> list[tuple[str, str]]:
+    """`count` users with tokens, made directly (signing up hashes a password
+    with scrypt on purpose, which is not what these benchmarks measure).
+    Returns (user id, token) pairs."""
+    app = create_app({"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None})
+    password_hash = generate_password_hash("correct horse")
+    made = []
+    with app.app_context():
+        for number in range(count):
+            user = User(email=f"bench-{time.time_ns()}-{number}@example.org", password_hash=password_hash, **settings)
+            record, secret = ApiToken.issue(user)
+            db.session.add_all([user, record])
+            made.append((user, secret))
+        db.session.commit()
+        pairs = [(user.id, secret) for user, secret in made]
+        db.engine.dispose()
+    return pairs
+
+
+def percentiles(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+    def at(fraction):
+        return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return {"n": len(ordered), "p50": at(0.50), "p99": at(0.99), "max": ordered[-1], "mean": statistics.fmean(ordered)}
+
+
+def pubsub_floor(redis_url: str, messages: int = 500) -> dict:
+    """Publish → receive latency of bare Redis pub/sub on this machine, now."""
+    client = redis.Redis.from_url(redis_url)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe("bench:floor")
+    received = []
+    ready = threading.Event()
+
+    def listen():
+        ready.set()
+        for message in pubsub.listen():
+            received.append(time.perf_counter() - float(message["data"]))
+            if len(received) == messages:
+                return
+
+    reader = threading.Thread(target=listen, daemon=True)
+    reader.start()
+    ready.wait()
+    time.sleep(0.2)  # the subscription is confirmed asynchronously
+    for _ in range(messages):
+        client.publish("bench:floor", repr(time.perf_counter()))
+        time.sleep(0.002)
+    reader.join(10)
+    pubsub.close()
+    return percentiles([seconds * 1000 for seconds in received])
