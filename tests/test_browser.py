@@ -232,6 +232,24 @@ def test_without_javascript_every_button_is_a_form(browser, server):
     context.close()
 
 
+def test_the_end_of_a_session_is_noticed_even_when_the_socket_is_blocked(browser, server):
+    context = new_context(browser, server)
+    page = context.new_page()
+    page.route_web_socket(re.compile(r"/ws$"), lambda socket: socket.close())  # a proxy that drops WebSockets
+    sign_up(page, email("nosocket"))
+    go(page, "Settings")
+    page.get_by_label("Focus", exact=True).fill("0:02")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+    go(page, "Timer")
+    expect(page.locator("#live")).not_to_have_attribute("data-state", "on")
+    page.get_by_role("button", name="Start focus").click()
+    expect(page.locator("#notice-text")).to_contain_text("Focus session complete", timeout=8000)
+    expect(page.locator("#timer")).to_have_attribute("data-type", "short_break")
+    expect(page).to_have_title(re.compile(r"Focus done"))
+    context.close()
+
+
 def test_the_countdown_keeps_the_servers_time_when_the_computers_clock_is_wrong(browser, server):
     context = new_context(browser, server)
     page = context.new_page()

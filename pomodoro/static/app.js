@@ -54,6 +54,10 @@
     var timer = document.getElementById('timer');
     if (!timer) return;
     var data = timer.dataset;
+    if (clock.status === 'running' && clock.sessionId && data.sessionId !== clock.sessionId && secondsLeft() <= 0.5) {
+      // The session ran out and the page learnt it without the socket's word (it may be down).
+      sessionDone({ id: clock.sessionId, type: clock.type }, data.status === 'running' ? { type: data.type } : null);
+    }
     var serverTime = Date.parse(data.serverTime);
     if (!isNaN(serverTime)) clock.offset = serverTime - Date.now();
     clock.status = data.status;
@@ -252,8 +256,10 @@
 
   // -- when a session ends ----------------------------------------------------
 
+  var alerted = {};
   function sessionDone(session, next) {
-    if (!session) return;
+    if (!session || alerted[session.id]) return;
+    alerted[session.id] = true;
     var label = LABELS[session.type] || 'Session';
     var text = session.type === 'work' ? 'Focus session complete.' : label + ' over.';
     if (next) text += ' ' + (LABELS[next.type] || 'The next session') + ' has started.';
