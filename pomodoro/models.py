@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, TypeDecorator, func, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import rules
@@ -105,7 +105,9 @@ class ApiToken(db.Model):
 
     @classmethod
     def find(cls, secret: str):
-        return db.session.scalar(select(cls).where(cls.token_hash == cls.digest(secret)))
+        return db.session.scalar(
+            select(cls).options(joinedload(cls.user)).where(cls.token_hash == cls.digest(secret))
+        )
 
 
 class Cycle(db.Model):

@@ -186,6 +186,11 @@ def test_a_person_runs_a_pomodoro_across_two_tabs(browser, server, shots):
     expect(page.get_by_role("button", name="Start focus")).to_be_visible()
     expect(page.locator(".mode-count")).to_have_text("2 of 4")
 
+    # The auto-start switches save as they change, and every tab follows.
+    page.get_by_label("Start breaks automatically").uncheck()
+    expect(other.get_by_label("Start breaks automatically")).not_to_be_checked()
+    expect(page.get_by_label("Start breaks automatically")).not_to_be_checked()
+
     # Settings: one bad field is named next to it; the rest stays as typed.
     go(page, "Settings")
     page.get_by_label("Focus sessions before the long break").fill("13")
