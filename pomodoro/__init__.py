@@ -8,6 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from . import extensions as ext
+from . import security
 
 
 def database_url(url: str) -> str:
@@ -98,6 +99,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(socket.bp)
     errors.init_app(app)
+    security.init_app(app)
     app.cli.add_command(worker_command)
     return app
 

@@ -1,4 +1,5 @@
-"""Fixtures: `app`, `client`, `auth`, `db`, over SQLite and PostgreSQL.
+"""Fixtures: `app`, `client`, `auth`, `db`, over SQLite and PostgreSQL; `browser`
+and `server` for the tests that drive the pages in Chromium.
 
 PostgreSQL and Redis are real servers. Where one is missing the tests that
 need it skip with the reason, except under CI (CI=true), where they fail.
@@ -176,3 +177,23 @@ def auth(client):
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium under Playwright, for the tests that drive the pages (tests/browser.py)."""
+    from .browser import launched_browser
+
+    with launched_browser() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`flask run` on a SQLite file of its own, for the browser tests."""
+    from .browser import Server
+
+    server = Server(tmp_path_factory.mktemp("server"))
+    server.start()
+    yield server
+    server.stop()
