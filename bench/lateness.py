@@ -11,15 +11,19 @@ The load generator (sockets and HTTP clients) shares the machine's cores with
 the servers it measures.
 """
 import argparse
+import asyncio
 import json
+import resource
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+import websockets
 
-from tests.live import Listener, parse_time, wait_until
+from tests.live import parse_time
 from tests.stacks import embedded_stack, production_stack
 
 from .common import percentiles, pubsub_floor, seed_users
@@ -27,44 +31,69 @@ from .common import percentiles, pubsub_floor, seed_users
 
 def measure(stack, timers: int, seconds: int, start_rate: float) -> dict:
     users = seed_users(stack.env["DATABASE_URL"], timers, work_seconds=seconds, auto_start_breaks=False)
-    socket_base = stack.base.replace("http", "ws", 1)
-    with ThreadPoolExecutor(32) as pool:
-        listeners = list(pool.map(lambda pair: Listener(f"{socket_base}/ws?token={pair[1]}", reconnect=False), users))
+    return asyncio.run(_measure(stack, users, start_rate, seconds))
 
+
+async def _listen(url: str, opened: asyncio.Queue, heard: dict) -> None:
+    """One socket: note when `session.completed` arrives for each session."""
+    async with websockets.connect(url, compression=None, open_timeout=120, ping_interval=None) as ws:
+        await ws.recv()  # hello
+        await opened.put(None)
+        async for text in ws:
+            frame = json.loads(text)
+            if frame["event"] == "session.completed":
+                heard.setdefault(frame["data"]["session"]["id"], time.time())
+
+
+async def _measure(stack, users, start_rate: float, seconds: int) -> dict:
+    socket_base = stack.base.replace("http", "ws", 1)
+    heard: dict[str, float] = {}
+    opened: asyncio.Queue = asyncio.Queue()
+    sockets = []
+    for number, (_, token) in enumerate(users):
+        sockets.append(asyncio.create_task(_listen(f"{socket_base}/ws?token={token}", opened, heard)))
+        if number % 200 == 199:
+            await asyncio.sleep(0.05)  # don't overrun the listen backlog
+    for _ in users:
+        await asyncio.wait_for(opened.get(), 120)
+
+    http = threading.local()
     began = time.monotonic()
 
     def start(numbered):
-        number, pair = numbered
+        number, (_, token) = numbered
         if start_rate:  # hold each start back to its slot: a steady arrival of timers
             time.sleep(max(0.0, began + number / start_rate - time.monotonic()))
-        response = requests.post(f"{stack.base}/sessions", json={}, timeout=30,
-                                 headers={"Authorization": f"Bearer {pair[1]}"})
+        if not hasattr(http, "session"):
+            http.session = requests.Session()
+        response = http.session.post(f"{stack.base}/sessions", json={}, timeout=60,
+                                     headers={"Authorization": f"Bearer {token}"})
         response.raise_for_status()
         return response.json()
 
-    with ThreadPoolExecutor(16) as pool:
-        sessions = list(pool.map(start, enumerate(users)))
+    def start_all():
+        with ThreadPoolExecutor(16) as pool:
+            return list(pool.map(start, enumerate(users)))
+
+    sessions = await asyncio.to_thread(start_all)
     starting = time.monotonic() - began
+    deadline = time.monotonic() + seconds + 120
+    while len(heard) < len(sessions) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    for task in sockets:
+        task.cancel()
+    await asyncio.gather(*sockets, return_exceptions=True)
 
-    def all_heard():
-        return all(listener.events("session.completed") for listener in listeners)
-
-    try:
-        wait_until(all_heard, seconds + 60, interval=0.2, message="every completion")
-    except AssertionError:
-        pass
     lateness, early, missing = [], 0, 0
-    for listener, session in zip(listeners, sessions):
-        arrivals = listener.arrivals("session.completed")
-        if not arrivals:
+    for session in sessions:
+        if session["id"] not in heard:
             missing += 1
             continue
-        late = arrivals[0][0] - parse_time(session["ends_at"]).timestamp()
+        late = heard[session["id"]] - parse_time(session["ends_at"]).timestamp()
         early += late < 0
         lateness.append(late * 1000)
-    for listener in listeners:
-        listener.close()
-    return {"timers": timers, "start_rate": start_rate or "as fast as possible", "start_seconds": round(starting, 2), "early": early, "missing": missing,
+    return {"timers": len(users), "start_rate": start_rate or "as fast as possible",
+            "start_seconds": round(starting, 2), "early": early, "missing": missing,
             "lateness_ms": percentiles(lateness)}
 
 
@@ -77,6 +106,8 @@ def main() -> None:
                         help="timers started per second (0: as fast as the server takes them)")
     parser.add_argument("--floor-redis", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     floor = pubsub_floor(args.floor_redis)
     if args.mode == "embedded":

@@ -5,8 +5,9 @@ One process runs three things:
   arm live here) with RQ's scheduler, both set to recover from a Redis
   restart within seconds rather than RQ's default minutes;
 - the precise timer (`LocalTimers`) that completes sessions on their `ends_at`;
-- the reconciler: at start and every second it completes overdue sessions and
-  restores completion jobs that Redis lost.
+- the reconciler: every second it completes overdue sessions and arms those
+  due soon whose job Redis lost; at start and every 15 seconds it also
+  restores the lost jobs of every running session.
 Several such processes can run side by side: completion is a compare-and-set.
 """
 import logging
@@ -52,22 +53,24 @@ class WorkerTimers(LocalTimers):
             pass  # the note only saves other workers some work
 
 
-def reconcile(timers: WorkerTimers, now=None) -> dict:
+def reconcile(timers: WorkerTimers, now=None, everything: bool = True) -> dict:
     """Complete every overdue session and restore each missing completion job.
 
     Sessions due within the RQ lead time whose job is gone and that no worker
-    armed (Redis was flushed, say) are armed here directly.
+    armed (Redis was flushed, say) are armed here directly. With `everything`
+    false, only sessions due that soon are looked at: the frequent pass stays
+    cheap however many timers are running.
     """
     now = now or utcnow()
-    completed, upcoming = actions.complete_overdue(now)
-    counts = {"completed": completed, "rescheduled": 0, "armed": 0}
     rq_timers = current_app.extensions["pomodoro.timers"]
+    horizon = now + rq_timers.LEAD + timedelta(seconds=1)
+    completed, upcoming = actions.complete_overdue(now, until=None if everything else horizon)
+    counts = {"completed": completed, "rescheduled": 0, "armed": 0}
     with timers.connection.pipeline(transaction=False) as pipe:
         for row in upcoming:
             pipe.exists(f"rq:job:{rq_timers.job_id(row.id)}")
             pipe.get(ARMED_KEY.format(row.id))
         found = pipe.execute()
-    horizon = now + rq_timers.LEAD + timedelta(seconds=1)
     for row, job_exists, armed_version in zip(upcoming, found[::2], found[1::2]):
         if job_exists or armed_version == str(row.version).encode() or timers.armed(row.id):
             continue
@@ -83,11 +86,14 @@ def reconcile(timers: WorkerTimers, now=None) -> dict:
     return counts
 
 
-def _reconcile_forever(app, timers, interval: float) -> None:
+def _reconcile_forever(app, timers, interval: float, full_every: int = 15) -> None:
+    """Every `interval` seconds, the sessions due soon; every `full_every` passes
+    (and the first), every running session."""
+    passes = 0
     while True:
         with app.app_context():
             try:
-                counts = reconcile(timers)
+                counts = reconcile(timers, everything=passes % full_every == 0)
                 if any(counts.values()):
                     log.info("reconciled: %s", counts)
             except Exception:
@@ -95,6 +101,7 @@ def _reconcile_forever(app, timers, interval: float) -> None:
                 db.session.rollback()
             finally:
                 db.session.remove()
+        passes += 1
         time.sleep(interval)
 
 

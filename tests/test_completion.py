@@ -151,6 +151,26 @@ def test_the_reconciler_restores_lost_jobs_and_completes_overdue_sessions(app, a
         timers.stop()
 
 
+def test_the_frequent_pass_arms_what_is_due_soon_and_leaves_later_sessions_to_the_full_pass(app, ada, rq_queue, db):
+    soon = actions.start_session(ada)  # 60 s
+    later_user = User(email="bo@example.org", work_seconds=3600)
+    later_user.set_password("correct horse")
+    db.session.add(later_user)
+    db.session.commit()
+    later = actions.start_session(later_user)
+    rq_queue.connection.flushdb()  # Redis restarted empty
+    timers = WorkerTimers(app, rq_queue.connection)
+    try:
+        a_minute_on = soon.ends_at - timedelta(seconds=3)
+        assert reconcile(timers, now=a_minute_on, everything=False) == {"completed": 0, "rescheduled": 0, "armed": 1}
+        assert timers.armed(soon.id) and not timers.armed(later.id)
+        assert rq_queue.scheduled_job_registry.get_job_ids() == []
+        assert reconcile(timers, now=a_minute_on, everything=True)["rescheduled"] == 1
+        assert rq_queue.scheduled_job_registry.get_job_ids() == [RQTimers.job_id(later.id)]
+    finally:
+        timers.stop()
+
+
 def test_redis_down_does_not_fail_a_start(app, ada, db):
     app.extensions["pomodoro.timers"] = RQTimers(Queue("pomodoro", connection=redis_lib.Redis(port=1)))
     session = actions.start_session(ada)
