@@ -42,12 +42,12 @@ async def _listen(url: str, opened: asyncio.Queue, heard: dict) -> None:
         async for text in ws:
             frame = json.loads(text)
             if frame["event"] == "session.completed":
-                heard.setdefault(frame["data"]["session"]["id"], time.time())
+                heard.setdefault(frame["data"]["session"]["id"], (time.time(), parse_time(frame["at"]).timestamp()))
 
 
 async def _measure(stack, users, start_rate: float, seconds: int) -> dict:
     socket_base = stack.base.replace("http", "ws", 1)
-    heard: dict[str, float] = {}
+    heard: dict[str, tuple[float, float]] = {}
     opened: asyncio.Queue = asyncio.Queue()
     sockets = []
     for number, (_, token) in enumerate(users):
@@ -84,17 +84,22 @@ async def _measure(stack, users, start_rate: float, seconds: int) -> dict:
         task.cancel()
     await asyncio.gather(*sockets, return_exceptions=True)
 
-    lateness, early, missing = [], 0, 0
+    lateness, announced, relayed, early, missing = [], [], [], 0, 0
     for session in sessions:
         if session["id"] not in heard:
             missing += 1
             continue
-        late = heard[session["id"]] - parse_time(session["ends_at"]).timestamp()
-        early += late < 0
-        lateness.append(late * 1000)
+        arrived, published = heard[session["id"]]
+        ends_at = parse_time(session["ends_at"]).timestamp()
+        early += arrived < ends_at
+        lateness.append((arrived - ends_at) * 1000)
+        announced.append((published - ends_at) * 1000)
+        relayed.append((arrived - published) * 1000)
     return {"timers": len(users), "start_rate": start_rate or "as fast as possible",
             "start_seconds": round(starting, 2), "early": early, "missing": missing,
-            "lateness_ms": percentiles(lateness)}
+            "lateness_ms": percentiles(lateness),
+            # the event's own `at` (stamped as the worker publishes it) splits the lateness in two
+            "ends_at_to_published_ms": percentiles(announced), "published_to_heard_ms": percentiles(relayed)}
 
 
 def main() -> None:
