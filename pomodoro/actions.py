@@ -31,18 +31,25 @@ def _events():
     return current_app.extensions["pomodoro.events"]
 
 
-def _announce(user_id: str, announcements: list) -> None:
-    for event, data in announcements:
-        _events().publish(user_id, event, data)
+def _announce(user_id: str, announcements: list, pending) -> None:
+    _events().publish(user_id, announcements, pending)
 
 
-def _commit(refusal: str) -> None:
-    """Commit, turning a lost race (another request changed the same rows) into a refusal."""
+def _commit(user_id: str, refusal: str):
+    """Commit, turning a lost race (another request changed the same rows) into a refusal.
+
+    The events adapter hears first that this user's events are coming, so that
+    if this process dies before `_announce`, the user's sockets are brought up
+    to date all the same. Returns what `_announce` needs to say they went out.
+    """
+    pending = _events().expect(user_id)
     try:
         db.session.commit()
     except (IntegrityError, StaleDataError):
         db.session.rollback()
+        _events().withdraw(pending)
         raise rules.Refused(refusal) from None
+    return pending
 
 
 # -- reading -----------------------------------------------------------------
@@ -107,10 +114,9 @@ def complete_by_clock(session_id: str, version: int, now: datetime | None = None
         db.session.rollback()
         return False
     try:
-        announcements = _finish(session, now, rules.complete)
+        _finish(session, now, rules.complete)
     except rules.Refused:  # another process changed the session first
         return False
-    _announce(session.user_id, announcements)
     return True
 
 
@@ -128,10 +134,10 @@ def complete_overdue(now: datetime | None = None, until: datetime | None = None)
     return completed, [row for row in running if row.ends_at > now]
 
 
-def _finish(session: Session, now: datetime, end) -> list:
+def _finish(session: Session, now: datetime, end) -> None:
     """End `session` with `end` (complete or cancel), advance its cycle and,
     after a completion, start the next session if the user asked for that.
-    Commits; returns the announcements to publish."""
+    Commits and announces."""
     user, cycle = session.user, session.cycle
     by_clock = rules.is_overdue(session, now)
     with db.session.no_autoflush:  # a lost race must surface in _commit, as a refusal
@@ -142,7 +148,7 @@ def _finish(session: Session, now: datetime, end) -> list:
             next_type = rules.auto_start_type(cycle, user)
             if next_type:
                 following = _new_session(user, cycle, next_type, session.completed_at, session.position + 1)
-    _commit("The session changed meanwhile; reload it.")
+    pending = _commit(user.id, "The session changed meanwhile; reload it.")
     if not by_clock:  # ended by the user: withdraw the pending completion
         _timers().cancel(session.id)
     event = "session.completed" if session.status == rules.COMPLETED else "session.cancelled"
@@ -153,7 +159,7 @@ def _finish(session: Session, now: datetime, end) -> list:
     if following is not None:
         _timers().schedule(following)
         announcements.append(("session.started", {"session": session_json(following)}))
-    return announcements
+    _announce(user.id, announcements, pending)
 
 
 # -- user actions ------------------------------------------------------------
@@ -188,8 +194,8 @@ def create_cycle(user: User, now: datetime | None = None) -> Cycle:
     if settle(user, now) is not None:
         raise rules.Refused("Finish or skip the current session before starting a new cycle.")
     cycle, announcements = _new_cycle(user, now)
-    _commit("Another request changed this account; try again.")
-    _announce(user.id, announcements)
+    pending = _commit(user.id, "Another request changed this account; try again.")
+    _announce(user.id, announcements, pending)
     return cycle
 
 
@@ -208,10 +214,10 @@ def start_session(user: User, cycle_id: str | None = None, session_type: str | N
         if cycle is None:
             cycle, announcements = _new_cycle(user, now)
     session = _new_session(user, cycle, session_type or cycle.next_session_type, now)
-    _commit("A session is already running or paused.")
+    pending = _commit(user.id, "A session is already running or paused.")
     _timers().schedule(session)
     announcements.append(("session.started", {"session": session_json(session)}))
-    _announce(user.id, announcements)
+    _announce(user.id, announcements, pending)
     return session
 
 
@@ -220,17 +226,16 @@ def _change(user: User, session_id: str, change, now: datetime | None) -> Sessio
     now = now or utcnow()
     session = get_session(user, session_id, now)
     if change in (rules.complete, rules.cancel):
-        announcements = _finish(session, now, change)
+        _finish(session, now, change)
+        return session
+    change(session, now)
+    pending = _commit(user.id, "The session changed meanwhile; reload it.")
+    if session.status == rules.RUNNING:
+        _timers().schedule(session)
     else:
-        change(session, now)
-        _commit("The session changed meanwhile; reload it.")
-        if session.status == rules.RUNNING:
-            _timers().schedule(session)
-        else:
-            _timers().cancel(session.id)
-        event = "session.resumed" if session.status == rules.RUNNING else "session.paused"
-        announcements = [(event, {"session": session_json(session)})]
-    _announce(user.id, announcements)
+        _timers().cancel(session.id)
+    event = "session.resumed" if session.status == rules.RUNNING else "session.paused"
+    _announce(user.id, [(event, {"session": session_json(session)})], pending)
     return session
 
 
@@ -251,6 +256,6 @@ def set_session_status(user, session_id, status, now=None):
 def update_configuration(user: User, changes: dict) -> User:
     for field, value in changes.items():
         setattr(user, field, value)
-    db.session.commit()
-    _announce(user.id, [("configuration.updated", {"configuration": configuration_json(user)})])
+    pending = _commit(user.id, "Another request changed this account; try again.")
+    _announce(user.id, [("configuration.updated", {"configuration": configuration_json(user)})], pending)
     return user

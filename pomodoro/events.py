@@ -1,9 +1,16 @@
-"""Live events: publish a user's event; deliver it to that user's open sockets.
+"""Live events: publish a user's events; deliver them to that user's open sockets.
 
-Two adapters behind one face, `publish(user_id, event, data)`:
-- `LocalEvents` (embedded mode): hands the event straight to this process's hub;
+Two adapters behind one face, `expect(user_id)` before a commit, then
+`publish(user_id, announcements, pending)` after it:
+- `LocalEvents` (embedded mode): hands the events straight to this process's hub;
 - `RedisEvents` (production): publishes on one Redis channel; every web process
   runs one subscriber thread that hands what it hears to its own hub.
+
+A commit and the publishing after it cannot be one step: a process can die
+between them, with the change stored and no one told. So `expect` leaves a
+note in Redis before the commit and `publish` clears it; a note still there
+after a grace period is a process that died, and the worker's reconciler has
+that user's sockets send a fresh `hello` instead (`resynchronise_unannounced`).
 
 The hub keeps, per user, the queues of this process's open sockets. Delivery
 never blocks: a socket whose queue is full is dropped (its client reconnects and
@@ -14,6 +21,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 
 import redis
 
@@ -24,6 +32,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "pomodoro:events"
 RESYNC = object()  # asks a socket to send a fresh `hello`
 CLOSE = object()  # asks a socket to close: it fell too far behind
+UNANNOUNCED = "pomodoro:unannounced"  # sorted set: a note per change being committed, scored by its deadline
 
 
 def frame(event: str, data, at=None) -> str:
@@ -89,8 +98,18 @@ class LocalEvents:
     def __init__(self):
         self.hub = Hub()
 
-    def publish(self, user_id: str, event: str, data) -> None:
-        self.hub.deliver(user_id, frame(event, data))
+    def expect(self, user_id: str) -> None:
+        """Nothing to note: if this one process dies, its sockets go with it and
+        reconnect to a fresh `hello`."""
+        return None
+
+    def withdraw(self, pending) -> None:
+        """The commit did not happen."""
+
+    def publish(self, user_id: str, announcements: list, pending=None) -> None:
+        """Hand each (event, data) of `announcements` to the user's sockets."""
+        for event, data in announcements:
+            self.hub.deliver(user_id, frame(event, data))
 
     def subscribe(self, listener: Listener) -> None:
         self.hub.add(listener)
@@ -114,11 +133,54 @@ class RedisEvents(LocalEvents):
         self._relay_lock = threading.Lock()
         self.subscribed = threading.Event()
 
-    def publish(self, user_id: str, event: str, data) -> None:
+    # How long a change may take from its commit to the publishing of its events
+    # before the process that made it is taken for dead.
+    GRACE_SECONDS = 2.0
+
+    def expect(self, user_id: str) -> str | None:
+        """Note, before a commit, that events of this user are coming; returns the note."""
+        pending = f"{user_id}:{uuid.uuid4().hex}"
         try:
-            self.redis.publish(CHANNEL, json.dumps([user_id, frame(event, data)]))
+            self.redis.zadd(UNANNOUNCED, {pending: time.time() + self.GRACE_SECONDS})
+        except redis.RedisError:
+            return None  # once Redis is back, every relay has its sockets resynchronise anyway
+        return pending
+
+    def withdraw(self, pending: str | None) -> None:
+        if pending is not None:
+            try:
+                self.redis.zrem(UNANNOUNCED, pending)
+            except redis.RedisError:
+                pass  # the note only costs the user's sockets a spare `hello`
+
+    def publish(self, user_id: str, announcements: list, pending: str | None = None) -> None:
+        """Publish the events and clear the note, in one round trip."""
+        try:
+            with self.redis.pipeline(transaction=False) as pipe:
+                for event, data in announcements:
+                    pipe.publish(CHANNEL, json.dumps([user_id, frame(event, data)]))
+                if pending is not None:
+                    pipe.zrem(UNANNOUNCED, pending)
+                pipe.execute()
         except redis.RedisError as error:  # sockets resynchronise from `hello` when Redis is back
-            log.warning("could not publish %s: %s", event, error)
+            log.warning("could not publish %s: %s", ", ".join(event for event, _ in announcements), error)
+
+    def resynchronise_unannounced(self, now: float | None = None) -> int:
+        """Have the sockets of every user whose change was committed but never
+        published (its process died in between) send a fresh `hello`. Each note
+        is claimed once, however many workers run this. Returns how many users."""
+        now = time.time() if now is None else now
+        with self.redis.pipeline() as pipe:  # MULTI: read and remove the overdue notes as one
+            pipe.zrangebyscore(UNANNOUNCED, "-inf", now)
+            pipe.zremrangebyscore(UNANNOUNCED, "-inf", now)
+            overdue, _ = pipe.execute()
+        users = {note.decode().partition(":")[0] for note in overdue}
+        if users:
+            with self.redis.pipeline(transaction=False) as pipe:
+                for user_id in users:
+                    pipe.publish(CHANNEL, json.dumps([user_id, None]))  # None: send a fresh hello
+                pipe.execute()
+        return len(users)
 
     def subscribe(self, listener: Listener) -> None:
         self.start_relay()
@@ -142,7 +204,7 @@ class RedisEvents(LocalEvents):
                 first = False
                 for message in pubsub.listen():
                     user_id, text = json.loads(message["data"])
-                    self.hub.deliver(user_id, text)
+                    self.hub.deliver(user_id, RESYNC if text is None else text)
             except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
                 self.subscribed.clear()
                 log.warning("events relay lost Redis (%s); reconnecting", error)

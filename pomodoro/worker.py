@@ -6,8 +6,9 @@ One process runs three things:
   restart within seconds rather than RQ's default minutes;
 - the precise timer (`LocalTimers`) that completes sessions on their `ends_at`;
 - the reconciler: every second it completes overdue sessions and arms those
-  due soon whose job Redis lost; at start and every 15 seconds it also
-  restores the lost jobs of every running session.
+  due soon whose job Redis lost, and has the sockets of users whose change a
+  dead process never announced send a fresh `hello`; at start and every 15
+  seconds it also restores the lost jobs of every running session.
 Several such processes can run side by side: completion is a compare-and-set.
 """
 import gc
@@ -61,7 +62,9 @@ def reconcile(timers: WorkerTimers, now=None, everything: bool = True) -> dict:
     Sessions due within the RQ lead time whose job is gone and that no worker
     armed (Redis was flushed, say) are armed here directly. With `everything`
     false, only sessions due that soon are looked at: the frequent pass stays
-    cheap however many timers are running.
+    cheap however many timers are running. Last, users whose change was
+    committed by a process that died before publishing its events get a fresh
+    `hello` on their sockets.
     """
     now = now or utcnow()
     rq_timers = current_app.extensions["pomodoro.timers"]
@@ -85,6 +88,9 @@ def reconcile(timers: WorkerTimers, now=None, everything: bool = True) -> dict:
         else:
             timers.arm(row.id, row.version, row.ends_at)
             counts["armed"] += 1
+    told = current_app.extensions["pomodoro.events"].resynchronise_unannounced(now.timestamp())
+    if told:
+        log.warning("asked the sockets of %d user(s) for a fresh hello: a process died before announcing a change", told)
     return counts
 
 

@@ -8,7 +8,7 @@ import redis as redis_lib
 from rq import Queue
 
 from pomodoro import actions, jobs
-from pomodoro.events import Listener
+from pomodoro.events import RESYNC, Listener
 from pomodoro.extensions import db as _db
 from pomodoro.models import Session, User, utcnow
 from pomodoro.timers import RQTimers
@@ -176,3 +176,44 @@ def test_redis_down_does_not_fail_a_start(app, ada, db):
     session = actions.start_session(ada)
     assert db.session.get(Session, session.id).status == "running"
     assert utcnow() < session.ends_at
+
+
+class Died(BaseException):
+    """The process stopped dead at this point (SIGKILL, say): nothing after it runs."""
+
+
+def test_a_change_committed_by_a_process_that_died_before_publishing_it_still_reaches_the_sockets(
+        app, ada, heard, rq_queue, monkeypatch):
+    """The commit and the publishing cannot be one step: a worker killed between
+    them has completed the session but told no one. A later reconciler pass has
+    the user's sockets send a fresh hello instead."""
+    session = actions.start_session(ada)
+    frames = []
+    wait_until(lambda: frames.extend(heard()) or frames, 5, message="the start to be relayed")
+    commit = _db.session.commit
+
+    def commit_then_die():
+        commit()
+        raise Died
+
+    monkeypatch.setattr(_db.session, "commit", commit_then_die)
+    with pytest.raises(Died):
+        actions.complete_by_clock(session.id, session.version, session.ends_at)
+    monkeypatch.undo()
+    assert _db.session.get(Session, session.id, populate_existing=True).status == "completed"
+    assert completions(heard()) == [], "the dead process published nothing"
+
+    timers = WorkerTimers(app, rq_queue.connection)
+    try:
+        reconcile(timers, now=utcnow() + timedelta(seconds=5))  # a pass of any worker's reconciler, soon after
+        frames = []
+        wait_until(lambda: frames.extend(heard()) or RESYNC in frames, 5,
+                   message="Ada's sockets to be asked for a fresh hello")
+        reconcile(timers, now=utcnow() + timedelta(seconds=10))
+        actions.update_configuration(ada, {"work_seconds": 1200})  # published after anything the pass sent
+        frames = []
+        wait_until(lambda: frames.extend(heard()) or '"configuration.updated"' in str(frames), 5,
+                   message="the configuration change to be relayed")
+        assert RESYNC not in frames, "a note is acted on once"
+    finally:
+        timers.stop()
