@@ -12,16 +12,18 @@ from pomodoro.extensions import db
 from pomodoro.models import ApiToken, User
 
 
-def seed_users(database_url: str, count: int, **settings) -> list[tuple[str, str]]:
+def seed_users(database_url: str, count: int, per_user=None, **settings) -> list[tuple[str, str]]:
     """`count` users with tokens, made directly (signing up hashes a password
     with scrypt on purpose, which is not what these benchmarks measure).
-    Returns (user id, token) pairs."""
+    `per_user(number)`, if given, returns settings of that user's own over
+    `settings`. Returns (user id, token) pairs."""
     app = create_app({"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None})
     password_hash = generate_password_hash("correct horse")
     made = []
     with app.app_context():
         for number in range(count):
-            user = User(email=f"bench-{time.time_ns()}-{number}@example.org", password_hash=password_hash, **settings)
+            own = {**settings, **(per_user(number) if per_user else {})}
+            user = User(email=f"bench-{time.time_ns()}-{number}@example.org", password_hash=password_hash, **own)
             record, secret = ApiToken.issue(user)
             db.session.add_all([user, record])
             made.append((user, secret))

@@ -2,7 +2,7 @@
 production processes from the Procfile (PostgreSQL, Redis, RQ worker)."""
 import shutil
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import pytest
 
@@ -59,12 +59,14 @@ def embedded_stack(tmp_path, **settings):
 
 
 @contextmanager
-def production_stack(web_command: str | None = None, **settings):
+def production_stack(web_command: str | None = None, database_url: str | None = None, **settings):
+    """The Procfile's processes on a private Redis and, unless `database_url`
+    names one to use instead, a fresh PostgreSQL database."""
     if shutil.which("redis-server") is None:
         missing("Redis", FileNotFoundError("redis-server is not installed"))
     redis = RedisServer(free_port()).start()
     try:
-        with fresh_postgres_database() as database_url:
+        with (nullcontext(database_url) if database_url else fresh_postgres_database()) as database_url:
             env = {"DATABASE_URL": database_url, "REDIS_URL": redis.url, "WEB_CONCURRENCY": "2", **settings}
             stack = Stack("production", env, web_command or procfile("web"), procfile("worker"), redis).start()
             try:
