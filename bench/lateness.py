@@ -35,8 +35,17 @@ def measure(stack, timers: int, seconds: int, start_rate: float) -> dict:
 
 
 async def _listen(url: str, opened: asyncio.Queue, heard: dict) -> None:
-    """One socket: note when `session.completed` arrives for each session."""
-    async with websockets.connect(url, compression=None, open_timeout=120, ping_interval=None) as ws:
+    """One socket: note when `session.completed` arrives for each session.
+    A refused or dropped handshake is tried again, as the pages do."""
+    for attempt in range(20):
+        try:
+            ws = await websockets.connect(url, compression=None, open_timeout=120, ping_interval=None)
+            break
+        except (OSError, websockets.InvalidHandshake, asyncio.TimeoutError):
+            await asyncio.sleep(0.2 * (attempt + 1))
+    else:
+        raise RuntimeError(f"could not connect to {url}")
+    async with ws:
         await ws.recv()  # hello
         await opened.put(None)
         async for text in ws:
@@ -109,6 +118,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15, help="each timer's length")
     parser.add_argument("--start-rate", type=float, default=0,
                         help="timers started per second (0: as fast as the server takes them)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (production mode)")
     parser.add_argument("--floor-redis", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -119,13 +129,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder, embedded_stack(Path(folder)) as stack:
             result = measure(stack, args.timers, args.seconds, args.start_rate)
     else:
-        with production_stack() as stack:
+        with production_stack(workers=args.workers) as stack:
             result = measure(stack, args.timers, args.seconds, args.start_rate)
-    result = {"mode": args.mode, **result, "pubsub_floor_ms": floor}
+    result = {"mode": args.mode, "workers": args.workers if args.mode == "production" else 0, **result, "pubsub_floor_ms": floor}
     print(json.dumps(result, indent=2))
     late = result["lateness_ms"]
     if late.get("n"):
-        print(f"| {args.mode} | {args.timers} | {result['start_seconds']} s | {late['p50']:.1f} | {late['p99']:.1f} | {late['max']:.1f} "
+        print(f"| {args.mode} | {result['workers']} | {args.timers} | {result['start_seconds']} s | {late['p50']:.1f} | {late['p99']:.1f} | {late['max']:.1f} "
               f"| {result['early']} | {result['missing']} | {floor['p50']:.2f} / {floor['p99']:.2f} |")
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, g, request
 from flask_login import current_user
 from wsproto.events import Ping
+from wsproto.utilities import LocalProtocolError
 
 from . import actions
 from .errors import error_response
@@ -84,11 +85,16 @@ def relay(ws) -> None:
 
 def _ping(ws) -> bool:
     """Keep proxies from dropping a quiet socket; give up on a peer that stopped answering."""
+    if not ws.connected:  # the peer said goodbye while we waited
+        return False
     if not ws.pong_received:
         ws.close(reason=1011, message="No answer to ping.")
         return False
     ws.pong_received = False
-    ws.sock.send(ws.ws.send(Ping()))
+    try:
+        ws.sock.send(ws.ws.send(Ping()))
+    except (LocalProtocolError, OSError):  # it left in the meantime
+        return False
     return True
 
 

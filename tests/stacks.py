@@ -11,20 +11,23 @@ from .live import Client, Process, RedisServer, answers, free_port, procfile, wa
 
 
 class Stack:
-    def __init__(self, mode: str, env: dict, web_command: str, worker_command: str | None, redis=None):
+    def __init__(self, mode: str, env: dict, web_command: str, worker_command: str | None, redis=None,
+                 workers: int = 1):
         self.mode = mode
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {"SECRET_KEY": "stack-test", **env, "PORT": str(self.port)}
         self.web = Process(web_command, self.env, log_name=f"{mode}-web")
-        self.worker = Process(worker_command, self.env, log_name=f"{mode}-worker") if worker_command else None
+        self.workers = [Process(worker_command, self.env, log_name=f"{mode}-worker-{number}")
+                        for number in range(workers if worker_command else 0)]
+        self.worker = self.workers[0] if self.workers else None
         self.redis = redis
 
     def start(self) -> "Stack":
         Process(procfile("release"), self.env, log_name=f"{self.mode}-release").run()
         self.start_web()
-        if self.worker:
-            self.worker.start()
+        for worker in self.workers:
+            worker.start()
         return self
 
     def start_web(self) -> None:
@@ -36,7 +39,7 @@ class Stack:
         self.start_web()
 
     def stop(self) -> None:
-        for process in (self.worker, self.web):
+        for process in (*self.workers, self.web):
             if process:
                 process.stop()
 
@@ -59,7 +62,8 @@ def embedded_stack(tmp_path, **settings):
 
 
 @contextmanager
-def production_stack(web_command: str | None = None, database_url: str | None = None, **settings):
+def production_stack(web_command: str | None = None, database_url: str | None = None, workers: int = 1,
+                     **settings):
     """The Procfile's processes on a private Redis and, unless `database_url`
     names one to use instead, a fresh PostgreSQL database."""
     if shutil.which("redis-server") is None:
@@ -68,7 +72,8 @@ def production_stack(web_command: str | None = None, database_url: str | None = 
     try:
         with (nullcontext(database_url) if database_url else fresh_postgres_database()) as database_url:
             env = {"DATABASE_URL": database_url, "REDIS_URL": redis.url, "WEB_CONCURRENCY": "2", **settings}
-            stack = Stack("production", env, web_command or procfile("web"), procfile("worker"), redis).start()
+            stack = Stack("production", env, web_command or procfile("web"), procfile("worker"), redis,
+                          workers).start()
             try:
                 yield stack
             finally:
