@@ -1,10 +1,12 @@
 """Shared pieces of the benchmarks: seeding users straight into the database,
 percentiles, and the Redis pub/sub floor measured in the same run."""
+import asyncio
 import statistics
 import threading
 import time
 
 import redis
+import websockets
 from werkzeug.security import generate_password_hash
 
 from pomodoro import create_app
@@ -67,3 +69,15 @@ def pubsub_floor(redis_url: str, messages: int = 500) -> dict:
     reader.join(10)
     pubsub.close()
     return percentiles([seconds * 1000 for seconds in received])
+
+
+async def connect(url: str, attempts: int = 20, **options):
+    """A WebSocket, tried again after a refused or dropped handshake, as the
+    pages do: a burst of thousands of handshakes overruns the listen backlog
+    (the kernel answers with SYN cookies, then drops the connection)."""
+    for attempt in range(attempts):
+        try:
+            return await websockets.connect(url, compression=None, open_timeout=120, ping_interval=None, **options)
+        except (OSError, websockets.InvalidHandshake, asyncio.TimeoutError):
+            await asyncio.sleep(0.2 * (attempt + 1))
+    raise RuntimeError(f"could not connect to {url}")

@@ -20,11 +20,10 @@ import time
 
 import psutil
 import requests
-import websockets
 
 from tests.stacks import production_stack
 
-from .common import percentiles, pubsub_floor, seed_users
+from .common import connect, percentiles, pubsub_floor, seed_users
 
 COMMANDS = {
     "gevent": None,  # the Procfile's own web line
@@ -48,8 +47,7 @@ async def hold_sockets(url: str, count: int, events: int, fire) -> list[list[flo
 
     async def one_socket():
         nonlocal connected
-        async with websockets.connect(url, compression=None, max_queue=None, open_timeout=120,
-                                      ping_interval=None) as ws:
+        async with await connect(url, max_queue=None) as ws:
             await ws.recv()  # hello
             connected += 1
             seen = 0

@@ -21,12 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-import websockets
 
 from tests.live import parse_time
 from tests.stacks import embedded_stack, production_stack
 
-from .common import percentiles, pubsub_floor, seed_users
+from .common import connect, percentiles, pubsub_floor, seed_users
 
 
 def measure(stack, timers: int, seconds: int, start_rate: float) -> dict:
@@ -35,17 +34,8 @@ def measure(stack, timers: int, seconds: int, start_rate: float) -> dict:
 
 
 async def _listen(url: str, opened: asyncio.Queue, heard: dict) -> None:
-    """One socket: note when `session.completed` arrives for each session.
-    A refused or dropped handshake is tried again, as the pages do."""
-    for attempt in range(20):
-        try:
-            ws = await websockets.connect(url, compression=None, open_timeout=120, ping_interval=None)
-            break
-        except (OSError, websockets.InvalidHandshake, asyncio.TimeoutError):
-            await asyncio.sleep(0.2 * (attempt + 1))
-    else:
-        raise RuntimeError(f"could not connect to {url}")
-    async with ws:
+    """One socket: note when `session.completed` arrives for each session."""
+    async with await connect(url) as ws:
         await ws.recv()  # hello
         await opened.put(None)
         async for text in ws:
