@@ -99,17 +99,25 @@ def settle(user: User, now: datetime | None = None) -> Session | None:
     return session
 
 
-def complete_by_clock(session_id: str, version: int, now: datetime | None = None) -> bool:
-    """Complete a session whose clock ran out, if it is still the same running
-    session (`version`) and its `ends_at` has come. Safe to call any number of
-    times, early, or for a session changed since: those calls change nothing.
-    Returns True when this call completed it.
-    """
-    now = now or utcnow()
-    session = db.session.get(
+def load_for_completion(session_id: str) -> Session | None:
+    """The session with its cycle and user, as completing it needs them."""
+    return db.session.get(
         Session, session_id, populate_existing=True,
         options=[joinedload(Session.cycle), joinedload(Session.user)],
     )
+
+
+def complete_by_clock(session_id: str, version: int, now: datetime | None = None,
+                      loaded: Session | None = None) -> bool:
+    """Complete a session whose clock ran out, if it is still the same running
+    session (`version`) and its `ends_at` has come. Safe to call any number of
+    times, early, or for a session changed since: those calls change nothing.
+    `loaded` is the session from `load_for_completion` a moment before, if the
+    caller read it ahead of time (a change since is caught by the version
+    check when the completion is stored). Returns True when this call completed it.
+    """
+    now = now or utcnow()
+    session = loaded if loaded is not None else load_for_completion(session_id)
     if session is None or session.version != version or not rules.is_overdue(session, now):
         db.session.rollback()
         return False
