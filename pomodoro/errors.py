@@ -1,12 +1,18 @@
 """One error shape for the API, {"error": {"code", "message", "fields"?}},
 and finished-looking error pages for people in a browser."""
-from flask import render_template, request
+import logging
+
+from flask import current_app, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as NotFoundError
 
 from . import rules
 from .actions import NotFound
+from .extensions import db
+
+log = logging.getLogger(__name__)
 
 CODES = {
     400: "malformed",
@@ -19,6 +25,7 @@ CODES = {
     415: "unsupported_media_type",
     422: "invalid",
     429: "rate_limited",
+    503: "unavailable",
 }
 
 
@@ -82,7 +89,23 @@ def handle_not_found(error: NotFound):
     return error_response(404, str(error))
 
 
+def handle_database_unavailable(error: OperationalError | InterfaceError):
+    """The database could not be reached (restarting, say): a clear 503 to try
+    again shortly, rather than a 500 that reads like a bug."""
+    log.warning("database unavailable: %s", error)
+    db.session.rollback()
+    message = "The service is briefly unavailable; try again in a moment."
+    if wants_html():
+        current_app.login_manager._update_request_context_with_user()  # the page shows no one: no user to load
+        response = render_template("error.html", status=503, message=message), 503
+    else:
+        response = error_response(503, message)
+    return (*response, {"Retry-After": "1"})
+
+
 def init_app(app) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(rules.Refused, handle_refused)
     app.register_error_handler(NotFound, handle_not_found)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(InterfaceError, handle_database_unavailable)
