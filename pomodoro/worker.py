@@ -113,6 +113,11 @@ def _reconcile_forever(app, timers, interval: float, full_every: int = 15) -> No
         time.sleep(interval)
 
 
+def _asked_to_stop(worker) -> bool:
+    """Whether RQ's worker heard SIGTERM or SIGINT (it notes when, idle or busy)."""
+    return worker is not None and worker._shutdown_requested_date is not None
+
+
 @click.command("worker")
 @click.option("--reconcile-every", default=1.0, show_default=True, help="Seconds between reconciler passes.")
 @with_appcontext
@@ -135,10 +140,17 @@ def worker_command(reconcile_every: float) -> None:
         target=_reconcile_forever, args=(app, timers, reconcile_every), name="reconciler", daemon=True
     ).start()
     while True:
+        worker = None
         try:
             worker = PomodoroWorker([rq_timers.queue], connection=connection, worker_ttl=18, maintenance_interval=3)
             worker.work(with_scheduler=True, logging_level="WARNING")
-            return  # asked to stop
         except redis.ConnectionError:
-            log.warning("Redis is unreachable; the worker starts again in a second")
-            time.sleep(1)
+            pass
+        # RQ's loop also ends, without raising, on any error it did not expect
+        # (Redis going away in the middle of a job, say); only a signal stops us.
+        if _asked_to_stop(worker):
+            return
+        log.warning("RQ's worker loop ended (Redis unreachable?); it starts again in a second")
+        time.sleep(1)
+        if _asked_to_stop(worker):  # a signal while we waited
+            return

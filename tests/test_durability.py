@@ -51,6 +51,19 @@ def test_a_worker_killed_mid_flight_loses_nothing(production):
         assert_completed_once(user, listener, following)
 
 
+def test_the_worker_stops_at_once_on_sigterm_and_the_next_one_carries_on(production):
+    notes = redis.Redis.from_url(production.redis.url)
+    wait_until(lambda: any(notes.hget(key, "state") == b"idle" for key in notes.smembers("rq:workers")), 20,
+               message="RQ's worker loop to be waiting for jobs")
+    production.worker.send_signal(signal.SIGTERM)  # a deploy, say
+    production.worker.popen.wait(timeout=5)  # raises if the signal was not heard
+    production.worker.popen = None
+    production.worker.start()
+    users, listeners, sessions = run_users(production, 2, work_seconds=2, auto_start_breaks=False)
+    for user, listener, session in zip(users, listeners, sessions):
+        assert_completed_once(user, listener, session)
+
+
 def test_redis_flushed_loses_nothing_and_stays_on_time(production):
     users, listeners, sessions = run_users(production, 5, work_seconds=9, auto_start_breaks=False)
     redis.Redis.from_url(production.redis.url).flushall()  # the scheduled jobs are gone
