@@ -1,6 +1,7 @@
 """Shared pieces of the benchmarks: seeding users straight into the database,
 percentiles, and the Redis pub/sub floor measured in the same run."""
 import asyncio
+import resource
 import statistics
 import threading
 import time
@@ -81,3 +82,10 @@ async def connect(url: str, attempts: int = 20, **options):
         except (OSError, websockets.InvalidHandshake, asyncio.TimeoutError):
             await asyncio.sleep(0.2 * (attempt + 1))
     raise RuntimeError(f"could not connect to {url}")
+
+
+def allow_many_open_files() -> None:
+    """Thousands of sockets need thousands of descriptors: raise this process's
+    soft limit to its hard one (the servers it starts inherit it)."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

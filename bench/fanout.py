@@ -15,7 +15,6 @@ servers it measures.
 import argparse
 import asyncio
 import json
-import resource
 import time
 
 import psutil
@@ -23,7 +22,7 @@ import requests
 
 from tests.stacks import production_stack
 
-from .common import connect, percentiles, pubsub_floor, seed_users
+from .common import allow_many_open_files, connect, percentiles, pubsub_floor, seed_users
 
 COMMANDS = {
     "gevent": None,  # the Procfile's own web line
@@ -84,8 +83,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5)
     parser.add_argument("--floor-redis", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    allow_many_open_files()
 
     floor = pubsub_floor(args.floor_redis)
     command = COMMANDS[args.server]

@@ -13,7 +13,6 @@ the servers it measures.
 import argparse
 import asyncio
 import json
-import resource
 import tempfile
 import threading
 import time
@@ -25,7 +24,7 @@ import requests
 from tests.live import parse_time
 from tests.stacks import embedded_stack, production_stack
 
-from .common import connect, percentiles, pubsub_floor, seed_users
+from .common import allow_many_open_files, connect, percentiles, pubsub_floor, seed_users
 
 
 def measure(stack, timers: int, seconds: int, start_rate: float) -> dict:
@@ -111,8 +110,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker processes (production mode)")
     parser.add_argument("--floor-redis", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    allow_many_open_files()
 
     floor = pubsub_floor(args.floor_redis)
     if args.mode == "embedded":

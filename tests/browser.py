@@ -1,13 +1,8 @@
 """The pages in a real browser, for the tests that drive them: Debian's
-Chromium under Playwright, against a real server (`flask run`) on a SQLite file
-of its own. The `browser` and `server` fixtures in conftest.py start them."""
-import os
-import signal
-import socket
-import subprocess
-import sys
+Chromium under Playwright, against the embedded default (`flask run` on a
+SQLite file of its own, tests/stacks.py). The `browser` and `server` fixtures
+in conftest.py start them."""
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,65 +11,13 @@ import pytest
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 DESKTOP = {"width": 1280, "height": 860}
 PASSWORD = "correct horse battery"
+SERVER_SETTINGS = {"LOGIN_RATE_LIMIT": "1000 per minute"}  # every test signs up and logs in from one address
 
 expect.set_options(timeout=10_000)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-class Server:
-    """`flask --app wsgi run` in a child process, on a SQLite file of its own."""
-
-    def __init__(self, workdir: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = workdir / "server.log"
-        self.env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "FLASK_DEBUG")}
-        self.env.update(SECRET_KEY="browser-tests", DATABASE_URL=f"sqlite:///{workdir / 'pomodoro.db'}",
-                        LOGIN_RATE_LIMIT="1000 per minute", PYTHONUNBUFFERED="1")
-        self.process = None
-        subprocess.run([BIN / "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env,
-                       check=True, capture_output=True, timeout=60)
-
-    def start(self, timeout: float = 20) -> None:
-        with open(self.log, "a") as log:
-            self.process = subprocess.Popen(
-                [BIN / "flask", "--app", "wsgi", "run", "--port", str(self.port)],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while not answers(self.url + "/login"):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"the server did not come up:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
 
 
 @contextmanager
@@ -89,7 +32,7 @@ def launched_browser():
 
 def new_context(browser, server, **options):
     options.setdefault("viewport", DESKTOP)
-    context = browser.new_context(base_url=server.url, **options)
+    context = browser.new_context(base_url=server.base, **options)
     context.set_default_timeout(10_000)
     return context
 

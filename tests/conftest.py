@@ -190,10 +190,9 @@ def browser():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`flask run` on a SQLite file of its own, for the browser tests."""
-    from .browser import Server
+    """The embedded default (`flask run` on a SQLite file of its own), for the browser tests."""
+    from .browser import SERVER_SETTINGS
+    from .stacks import embedded_stack
 
-    server = Server(tmp_path_factory.mktemp("server"))
-    server.start()
-    yield server
-    server.stop()
+    with embedded_stack(tmp_path_factory.mktemp("server"), **SERVER_SETTINGS) as stack:
+        yield stack

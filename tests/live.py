@@ -144,6 +144,15 @@ class Client:
         return Listener(self.base.replace("http", "ws", 1) + f"{path}?token={self.token}")
 
 
+def session_cookie(secret_key: str, user_id: str) -> str:
+    """The `session` cookie a browser holds once `user_id` has logged in, signed with `secret_key`."""
+    from flask import Flask
+
+    signer = Flask(__name__)
+    signer.secret_key = secret_key
+    return signer.session_interface.get_signing_serializer(signer).dumps({"_user_id": user_id, "_fresh": True})
+
+
 def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from .browser import DESKTOP, ROOT, Server, email, expect, go, new_context, sign_up
+from .browser import DESKTOP, SERVER_SETTINGS, email, expect, go, new_context, sign_up
+from .live import ROOT
+from .stacks import embedded_stack
 
 SHOTS = ROOT / "screenshots"
 PHONE = {"width": 390, "height": 844}
@@ -23,7 +25,7 @@ def shots():
 
 def test_a_person_runs_a_pomodoro_across_two_tabs(browser, server, shots):
     context = new_context(browser, server, timezone_id="Europe/Paris")
-    context.grant_permissions(["notifications"], origin=server.url)
+    context.grant_permissions(["notifications"], origin=server.base)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -223,9 +225,7 @@ def seed_history(server, address: str) -> None:
 
 
 def test_the_page_reconnects_after_the_server_restarts(browser, tmp_path):
-    server = Server(tmp_path)
-    server.start()
-    try:
+    with embedded_stack(tmp_path, **SERVER_SETTINGS) as server:
         context = new_context(browser, server)
         page = context.new_page()
         sign_up(page, email("restart"))
@@ -234,18 +234,16 @@ def test_the_page_reconnects_after_the_server_restarts(browser, tmp_path):
         session_id = page.locator("#timer").get_attribute("data-session-id")
         expect(page.locator("#live")).to_have_attribute("data-state", "on")
 
-        server.stop()
+        server.web.stop()
         expect(page.locator("#live")).not_to_have_attribute("data-state", "on")
         pause_through_the_api_while_the_server_is_down(server, page, session_id)
 
-        server.start()
+        server.start_web()
         expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=15_000)
         expect(page.locator("#timer")).to_have_attribute("data-status", "paused")
         expect(page.locator("#state-line")).to_have_text("Paused")
         expect(page.get_by_role("button", name="Resume")).to_be_visible()
         context.close()
-    finally:
-        server.stop()
 
 
 def pause_through_the_api_while_the_server_is_down(server, page, session_id: str) -> None:

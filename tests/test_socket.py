@@ -6,17 +6,9 @@ import time
 
 import pytest
 import websocket
-from flask import Flask
 
-from .live import Listener, completed_session, parse_time, wait_until
+from .live import Listener, completed_session, parse_time, session_cookie, wait_until
 from .stacks import stack  # noqa: F401  (the module-scoped fixture)
-
-
-def session_cookie(user_id: str) -> str:
-    """The cookie a browser holds after logging in (signed with the stack's key)."""
-    signer = Flask(__name__)
-    signer.secret_key = "stack-test"
-    return signer.session_interface.get_signing_serializer(signer).dumps({"_user_id": user_id, "_fresh": True})
 
 
 def ws_url(stack, path="/ws"):
@@ -25,7 +17,8 @@ def ws_url(stack, path="/ws"):
 
 def test_a_browser_session_cookie_from_our_own_pages_may_listen(stack):
     ada = stack.user()
-    listener = Listener(ws_url(stack), cookie=f"session={session_cookie(ada.id)}", origin=stack.base)
+    cookie = session_cookie(stack.env["SECRET_KEY"], ada.id)
+    listener = Listener(ws_url(stack), cookie=f"session={cookie}", origin=stack.base)
     session = ada.start()
     listener.wait_for(lambda f: f["event"] == "session.started" and f["data"]["session"]["id"] == session["id"])
 
@@ -33,7 +26,8 @@ def test_a_browser_session_cookie_from_our_own_pages_may_listen(stack):
 @pytest.mark.parametrize("origin", ["http://evil.example", None])
 def test_a_session_cookie_from_another_origin_or_none_is_refused(stack, origin):
     ada = stack.user()
-    options = {"cookie": f"session={session_cookie(ada.id)}", "suppress_origin": origin is None}
+    cookie = session_cookie(stack.env["SECRET_KEY"], ada.id)
+    options = {"cookie": f"session={cookie}", "suppress_origin": origin is None}
     if origin:
         options["origin"] = origin
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:

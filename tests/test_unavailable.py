@@ -1,11 +1,9 @@
 """A database that cannot be reached is a clear, retryable 503, for the API
 and for the pages alike, never a 500 or a traceback."""
-from flask import Flask
-
 from pomodoro import create_app
 
 from .conftest import config
-from .live import free_port
+from .live import free_port, session_cookie
 
 
 def unreachable_app():
@@ -24,11 +22,8 @@ def test_the_api_answers_503_with_retry_after_when_the_database_is_down():
 
 def test_a_page_says_so_in_html_when_the_database_is_down():
     app = unreachable_app()
-    signer = Flask(__name__)
-    signer.secret_key = app.secret_key
-    cookie = signer.session_interface.get_signing_serializer(signer).dumps({"_user_id": "a" * 32, "_fresh": True})
     client = app.test_client()
-    client.set_cookie("session", cookie)
+    client.set_cookie("session", session_cookie(app.secret_key, "a" * 32))
     response = client.get("/", headers={"Accept": "text/html"})
     assert response.status_code == 503
     assert response.mimetype == "text/html"
