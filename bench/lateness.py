@@ -82,7 +82,7 @@ async def _measure(stack, users, start_rate: float, seconds: int) -> dict:
         task.cancel()
     await asyncio.gather(*sockets, return_exceptions=True)
 
-    lateness, announced, relayed, early, missing = [], [], [], 0, 0
+    lateness, announced, relayed, timeline, early, missing = [], [], [], [], 0, 0
     for session in sessions:
         if session["id"] not in heard:
             missing += 1
@@ -93,7 +93,8 @@ async def _measure(stack, users, start_rate: float, seconds: int) -> dict:
         lateness.append((arrived - ends_at) * 1000)
         announced.append((published - ends_at) * 1000)
         relayed.append((arrived - published) * 1000)
-    return {"timers": len(users), "start_rate": start_rate or "as fast as possible",
+        timeline.append((ends_at, published, arrived))
+    return {"timeline": sorted(timeline), "timers": len(users), "start_rate": start_rate or "as fast as possible",
             "start_seconds": round(starting, 2), "early": early, "missing": missing,
             "lateness_ms": percentiles(lateness),
             # the event's own `at` (stamped as the worker publishes it) splits the lateness in two
@@ -108,6 +109,7 @@ def main() -> None:
     parser.add_argument("--start-rate", type=float, default=0,
                         help="timers started per second (0: as fast as the server takes them)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (production mode)")
+    parser.add_argument("--timeline", help="write each session's (ends_at, published, heard) here, as JSON")
     parser.add_argument("--floor-redis", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args()
     allow_many_open_files()
@@ -119,6 +121,9 @@ def main() -> None:
     else:
         with production_stack(workers=args.workers) as stack:
             result = measure(stack, args.timers, args.seconds, args.start_rate)
+    timeline = result.pop("timeline")
+    if args.timeline:
+        Path(args.timeline).write_text(json.dumps(timeline))
     result = {"mode": args.mode, "workers": args.workers if args.mode == "production" else 0, **result, "pubsub_floor_ms": floor}
     print(json.dumps(result, indent=2))
     late = result["lateness_ms"]

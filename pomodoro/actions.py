@@ -128,18 +128,15 @@ def complete_by_clock(session_id: str, version: int, now: datetime | None = None
     return True
 
 
-def complete_overdue(now: datetime | None = None, until: datetime | None = None) -> tuple[int, list]:
-    """Complete every session whose clock has run out (however that was
-    missed). Returns how many this call completed, and the (id, version,
-    ends_at) rows of the sessions still running (only those ending by `until`, if given)."""
-    now = now or utcnow()
+def running_sessions(until: datetime | None = None) -> list:
+    """The (id, version, ends_at) rows of the running sessions (only those
+    ending by `until`, if given): what the reconcilers look over."""
     query = select(Session.id, Session.version, Session.ends_at).where(Session.status == rules.RUNNING)
     if until is not None:
         query = query.where(Session.ends_at <= until)
     running = db.session.execute(query).all()
     db.session.rollback()
-    completed = sum(complete_by_clock(row.id, row.version, now) for row in running if row.ends_at <= now)
-    return completed, [row for row in running if row.ends_at > now]
+    return running
 
 
 def _finish(session: Session, now: datetime, end) -> None:

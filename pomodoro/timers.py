@@ -65,9 +65,11 @@ class LocalTimers:
         with self._wake:
             self._armed.pop(session_id, None)
 
-    def armed(self, session_id: str) -> bool:
+    def armed(self, session_id: str, version: int | None = None) -> bool:
+        """Whether a timer here will complete, or is completing, this session (at this version)."""
         with self._wake:
-            return session_id in self._armed
+            armed = self._armed.get(session_id)
+        return armed is not None and version in (None, armed)
 
     def _start(self) -> None:
         if self._thread is None:
@@ -86,11 +88,16 @@ class LocalTimers:
         self._reconciler.start()
 
     def reconcile(self) -> None:
-        from .actions import complete_overdue
+        """Complete the overdue sessions no timer here is on, and arm the others."""
+        from .actions import complete_by_clock, running_sessions
 
-        _completed, upcoming = complete_overdue()
-        for row in upcoming:
-            if not self.armed(row.id):
+        now = utcnow()
+        for row in running_sessions():
+            if self.armed(row.id, row.version):
+                continue  # a timer is on it, or completing it right now: racing it would only delay it
+            if row.ends_at <= now:
+                complete_by_clock(row.id, row.version, now)
+            else:
                 self.arm(row.id, row.version, row.ends_at)
 
     def _reconcile_forever(self, every: float) -> None:
@@ -125,7 +132,7 @@ class LocalTimers:
                 ends_at, session_id, version = heapq.heappop(self._heap)
                 if self._armed.get(session_id) != version:
                     continue  # withdrawn or superseded
-                del self._armed[session_id]
+            # Still armed until completed: the reconciler leaves it to this timer meanwhile.
             self._pool.submit(self._complete, session_id, version, ends_at)
 
     def _complete(self, session_id: str, version: int, ends_at: datetime) -> None:
@@ -140,6 +147,10 @@ class LocalTimers:
                 complete_by_clock(session_id, version, loaded=session)
             except Exception:
                 log.exception("completing session %s failed; the reconciler will retry", session_id)
+            finally:
+                with self._wake:
+                    if self._armed.get(session_id) == version:
+                        del self._armed[session_id]
 
 
 class RQTimers:

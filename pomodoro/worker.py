@@ -5,8 +5,8 @@ One process runs three things:
   arm live here) with RQ's scheduler, both set to recover from a Redis
   restart within seconds rather than RQ's default minutes;
 - the precise timer (`LocalTimers`) that completes sessions on their `ends_at`;
-- the reconciler: every second it completes overdue sessions and arms those
-  due soon whose job Redis lost, and has the sockets of users whose change a
+- the reconciler: every second it completes overdue sessions that no timer
+  is on and arms those due soon whose job Redis lost, and has the sockets of users whose change a
   dead process never announced send a fresh `hello`; at start and every 15
   seconds it also restores the lost jobs of every running session.
 Several such processes can run side by side: completion is a compare-and-set.
@@ -31,6 +31,9 @@ from .timers import LocalTimers
 
 log = logging.getLogger(__name__)
 ARMED_KEY = "pomodoro:armed:{}"
+# How long past its end a session armed by another worker is left to that
+# worker's timer before a reconciler takes it over (the worker may have died).
+HANDOVER = timedelta(seconds=1)
 
 
 class PomodoroWorker(SimpleWorker):
@@ -57,29 +60,38 @@ class WorkerTimers(LocalTimers):
 
 
 def reconcile(timers: WorkerTimers, now=None, everything: bool = True) -> dict:
-    """Complete every overdue session and restore each missing completion job.
+    """Complete every overdue session no timer is on and restore each missing
+    completion job.
 
-    Sessions due within the RQ lead time whose job is gone and that no worker
-    armed (Redis was flushed, say) are armed here directly. With `everything`
-    false, only sessions due that soon are looked at: the frequent pass stays
-    cheap however many timers are running. Last, users whose change was
-    committed by a process that died before publishing its events get a fresh
-    `hello` on their sockets.
+    An overdue session armed here, or armed by another worker less than
+    `HANDOVER` ago, is left to that timer: completing it here as well would
+    only race it. Sessions due within the RQ lead time whose job is gone and
+    that no worker armed (Redis was flushed, say) are armed here directly.
+    With `everything` false, only sessions due that soon are looked at: the
+    frequent pass stays cheap however many timers are running. Last, users
+    whose change was committed by a process that died before publishing its
+    events get a fresh `hello` on their sockets.
     """
     now = now or utcnow()
     rq_timers = current_app.extensions["pomodoro.timers"]
     horizon = now + rq_timers.LEAD + timedelta(seconds=1)
-    completed, upcoming = actions.complete_overdue(now, until=None if everything else horizon)
-    counts = {"completed": completed, "rescheduled": 0, "armed": 0}
+    running = actions.running_sessions(until=None if everything else horizon)
+    counts = {"completed": 0, "rescheduled": 0, "armed": 0}
     with timers.connection.pipeline(transaction=False) as pipe:
-        for row in upcoming:
+        for row in running:
             pipe.exists(f"rq:job:{rq_timers.job_id(row.id)}")
             pipe.get(ARMED_KEY.format(row.id))
         found = pipe.execute()
-    for row, job_exists, armed_version in zip(upcoming, found[::2], found[1::2]):
-        if job_exists or armed_version == str(row.version).encode() or timers.armed(row.id):
+    for row, job_exists, armed_version in zip(running, found[::2], found[1::2]):
+        armed_by_a_worker = armed_version == str(row.version).encode()
+        if timers.armed(row.id, row.version):
             continue
-        if row.ends_at > horizon:
+        if row.ends_at <= now:
+            if not (armed_by_a_worker and now - row.ends_at < HANDOVER):
+                counts["completed"] += actions.complete_by_clock(row.id, row.version, now)
+        elif job_exists or armed_by_a_worker:
+            continue
+        elif row.ends_at > horizon:
             session = db.session.get(Session, row.id)
             if session is not None and session.version == row.version and session.status == rules.RUNNING:
                 rq_timers.schedule(session)

@@ -12,7 +12,7 @@ from pomodoro.events import RESYNC, Listener
 from pomodoro.extensions import db as _db
 from pomodoro.models import Session, User, utcnow
 from pomodoro.timers import RQTimers
-from pomodoro.worker import WorkerTimers, reconcile
+from pomodoro.worker import HANDOVER, WorkerTimers, reconcile
 
 from .live import wait_until
 
@@ -149,6 +149,26 @@ def test_the_reconciler_restores_lost_jobs_and_completes_overdue_sessions(app, a
         assert db.session.get(Session, session.id, populate_existing=True).completed_at == session.ends_at
     finally:
         timers.stop()
+
+
+def test_the_reconciler_leaves_an_overdue_session_to_the_timer_on_it_until_the_handover(app, ada, rq_queue, db):
+    """A burst of completions runs a little late; a reconciler that raced the
+    timers for them would complete its share one by one, later still."""
+    session = actions.start_session(ada)
+    arming, other = WorkerTimers(app, rq_queue.connection), WorkerTimers(app, rq_queue.connection)
+    try:
+        arming.arm(session.id, session.version, session.ends_at)
+        just_overdue = session.ends_at + timedelta(milliseconds=50)
+        assert reconcile(arming, now=just_overdue)["completed"] == 0, "its own timer is on it"
+        assert reconcile(other, now=just_overdue)["completed"] == 0, "another worker's timer is on it"
+        assert db.session.get(Session, session.id, populate_existing=True).status == "running"
+
+        given_up = session.ends_at + HANDOVER + timedelta(milliseconds=50)
+        assert reconcile(other, now=given_up)["completed"] == 1, "that worker has died, by now"
+        assert db.session.get(Session, session.id, populate_existing=True).completed_at == session.ends_at
+    finally:
+        arming.stop()
+        other.stop()
 
 
 def test_the_frequent_pass_arms_what_is_due_soon_and_leaves_later_sessions_to_the_full_pass(app, ada, rq_queue, db):
