@@ -6,6 +6,7 @@ here, so the sequence is written once. Functions take the acting user and
 `now`, and raise `rules.Refused` (409) or `NotFound` (404).
 """
 from datetime import datetime
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -35,14 +36,15 @@ def _announce(user_id: str, announcements: list, pending) -> None:
     _events().publish(user_id, announcements, pending)
 
 
-def _commit(user_id: str, refusal: str):
+def _commit(user_id: str, refusal: str, pending=None):
     """Commit, turning a lost race (another request changed the same rows) into a refusal.
 
-    The events adapter hears first that this user's events are coming, so that
-    if this process dies before `_announce`, the user's sockets are brought up
-    to date all the same. Returns what `_announce` needs to say they went out.
+    The events adapter hears first that this user's events are coming (unless
+    it heard already: `pending`), so that if this process dies before
+    `_announce`, the user's sockets are brought up to date all the same.
+    Returns what `_announce` needs to say they went out.
     """
-    pending = _events().expect(user_id)
+    pending = pending if pending is not None else _events().expect(user_id)
     try:
         db.session.commit()
     except (IntegrityError, StaleDataError):
@@ -99,30 +101,43 @@ def settle(user: User, now: datetime | None = None) -> Session | None:
     return session
 
 
-def load_for_completion(session_id: str) -> Session | None:
-    """The session with its cycle and user, as completing it needs them."""
-    return db.session.get(
+class ReadAhead(NamedTuple):
+    """A completion made ready before its moment: the session with its cycle
+    and user, and the events note that goes before the commit."""
+    session: Session | None
+    pending: object = None
+
+
+def read_ahead(session_id: str) -> ReadAhead:
+    """Do ahead of `ends_at` what completing the session can do early, so less
+    of it lies between `ends_at` and the notice."""
+    session = db.session.get(
         Session, session_id, populate_existing=True,
         options=[joinedload(Session.cycle), joinedload(Session.user)],
     )
+    if session is None or session.status != rules.RUNNING:
+        return ReadAhead(session)
+    return ReadAhead(session, _events().expect(session.user_id))
 
 
 def complete_by_clock(session_id: str, version: int, now: datetime | None = None,
-                      loaded: Session | None = None) -> bool:
+                      ahead: ReadAhead | None = None) -> bool:
     """Complete a session whose clock ran out, if it is still the same running
     session (`version`) and its `ends_at` has come. Safe to call any number of
     times, early, or for a session changed since: those calls change nothing.
-    `loaded` is the session from `load_for_completion` a moment before, if the
-    caller read it ahead of time (a change since is caught by the version
-    check when the completion is stored). Returns True when this call completed it.
+    `ahead` is what `read_ahead` made ready a moment before, if the caller
+    read ahead (a change since is caught by the version check when the
+    completion is stored). Returns True when this call completed it.
     """
     now = now or utcnow()
-    session = loaded if loaded is not None else load_for_completion(session_id)
+    ahead = ahead or read_ahead(session_id)
+    session = ahead.session
     if session is None or session.version != version or not rules.is_overdue(session, now):
         db.session.rollback()
+        _events().withdraw(ahead.pending)
         return False
     try:
-        _finish(session, now, rules.complete)
+        _finish(session, now, rules.complete, ahead.pending)
     except rules.Refused:  # another process changed the session first
         return False
     return True
@@ -139,10 +154,10 @@ def running_sessions(until: datetime | None = None) -> list:
     return running
 
 
-def _finish(session: Session, now: datetime, end) -> None:
+def _finish(session: Session, now: datetime, end, pending=None) -> None:
     """End `session` with `end` (complete or cancel), advance its cycle and,
     after a completion, start the next session if the user asked for that.
-    Commits and announces."""
+    Commits (after the events note `pending`, if one was left already) and announces."""
     user, cycle = session.user, session.cycle
     by_clock = rules.is_overdue(session, now)
     with db.session.no_autoflush:  # a lost race must surface in _commit, as a refusal
@@ -153,7 +168,7 @@ def _finish(session: Session, now: datetime, end) -> None:
             next_type = rules.auto_start_type(cycle, user)
             if next_type:
                 following = _new_session(user, cycle, next_type, session.completed_at, session.position + 1)
-    pending = _commit(user.id, "The session changed meanwhile; reload it.")
+    pending = _commit(user.id, "The session changed meanwhile; reload it.", pending)
     if not by_clock:  # ended by the user: withdraw the pending completion
         _timers().cancel(session.id)
     event = "session.completed" if session.status == rules.COMPLETED else "session.cancelled"

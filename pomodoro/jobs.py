@@ -10,7 +10,7 @@ from .models import utcnow
 def complete_session(session_id: str, version: int, ends_at: str) -> None:
     """Complete the session at `ends_at`.
 
-    RQ delivers this job a few seconds early on purpose (its scheduler keeps
+    RQ delivers this job half a minute early on purpose (its scheduler keeps
     whole seconds and a busy queue adds delay); the worker's own timer then
     completes the session on the dot. Delivered late, it completes at once.
     """

@@ -161,16 +161,21 @@ class SessionList(Schema):
     items = fields.List(fields.Nested(Session))
 
 
+# One instance of each: dumping keeps no state on the schema, and building one
+# costs more than the dump itself (every completion serialises a session).
+_session, _cycle, _configuration = Session(), Cycle(), Configuration()
+
+
 def session_json(session) -> dict:
-    return Session().dump(session)
+    return _session.dump(session)
 
 
 def cycle_json(cycle) -> dict:
-    return Cycle().dump(cycle)
+    return _cycle.dump(cycle)
 
 
 def configuration_json(user) -> dict:
-    return Configuration().dump(user)
+    return _configuration.dump(user)
 
 
 class ErrorBody(Schema):

@@ -5,9 +5,10 @@ Two adapters behind one face, `schedule(session)` and `cancel(session_id)`:
   sleeps until the earliest `ends_at` and completes that session;
 - `RQTimers` (production): an RQ delayed job per session, due `LEAD`
   before `ends_at`. RQ's scheduler keeps whole seconds and polls once a
-  second, and a burst of jobs queues up, so the job is timed to arrive early; the worker that
-  runs it hands the session to its own `LocalTimers`, which completes it on
-  the dot. A job that arrives late completes the session at once.
+  second, and a burst of jobs queues up, so the job is timed to arrive well
+  ahead; the worker that runs it hands the session to its own `LocalTimers`,
+  which completes it on the dot. A job that arrives late completes the
+  session at once.
 
 Completion itself (`actions.complete_by_clock`) is a compare-and-set on the
 session's version, so a timer that fires twice, early, or for a session
@@ -31,8 +32,9 @@ log = logging.getLogger(__name__)
 class LocalTimers:
     """One thread keeps a heap of (ends_at, session id, version) and fires each
     at its time on a small pool, so one slow completion does not delay the next.
-    A completion reads its session `READ_AHEAD` early and stores it on the dot,
-    so less of its work lies between `ends_at` and the notice.
+    A completion starts `READ_AHEAD` early (`actions.read_ahead`: it reads the
+    session and leaves the events note) and stores it on the dot, so less of
+    its work lies between `ends_at` and the notice.
 
     This is per-process state by design: the embedded mode is one process, and
     a worker's armed timers are recovered by the reconciler if it dies.
@@ -136,15 +138,15 @@ class LocalTimers:
             self._pool.submit(self._complete, session_id, version, ends_at)
 
     def _complete(self, session_id: str, version: int, ends_at: datetime) -> None:
-        from .actions import complete_by_clock, load_for_completion
+        from .actions import complete_by_clock, read_ahead
 
         with self.app.app_context():
             try:
-                session = load_for_completion(session_id)  # read ahead, then wait for the moment itself
+                ahead = read_ahead(session_id)  # then wait for the moment itself
                 wait = (ends_at - utcnow()).total_seconds()
                 if wait > 0 and self._stop_requested.wait(wait):
                     return
-                complete_by_clock(session_id, version, loaded=session)
+                complete_by_clock(session_id, version, ahead=ahead)
             except Exception:
                 log.exception("completing session %s failed; the reconciler will retry", session_id)
             finally:
@@ -157,7 +159,10 @@ class RQTimers:
     """Production: one RQ delayed job per session (its id names the session,
     so scheduling again replaces the job)."""
 
-    LEAD = timedelta(seconds=5)
+    # RQ's queue backs up while the worker is busy completing a burst of
+    # sessions (by up to 8 s with 1,000 ending within 6 s); a job that came
+    # after `ends_at` would complete its session late, so jobs come this early.
+    LEAD = timedelta(seconds=30)
 
     def __init__(self, queue):
         self.queue = queue

@@ -34,6 +34,8 @@ ARMED_KEY = "pomodoro:armed:{}"
 # How long past its end a session armed by another worker is left to that
 # worker's timer before a reconciler takes it over (the worker may have died).
 HANDOVER = timedelta(seconds=1)
+# The frequent reconciler pass looks at the sessions ending this soon.
+SOON = timedelta(seconds=3)
 
 
 class PomodoroWorker(SimpleWorker):
@@ -65,17 +67,19 @@ def reconcile(timers: WorkerTimers, now=None, everything: bool = True) -> dict:
 
     An overdue session armed here, or armed by another worker less than
     `HANDOVER` ago, is left to that timer: completing it here as well would
-    only race it. Sessions due within the RQ lead time whose job is gone and
-    that no worker armed (Redis was flushed, say) are armed here directly.
-    With `everything` false, only sessions due that soon are looked at: the
-    frequent pass stays cheap however many timers are running. Last, users
-    whose change was committed by a process that died before publishing its
-    events get a fresh `hello` on their sockets.
+    only race it. Sessions due within `SOON` whose job is gone and that no
+    worker armed (Redis was flushed, say) are armed here directly; later ones
+    get their job back. With `everything` false, only sessions due that soon
+    are looked at: the frequent pass stays cheap however many timers are
+    running. Last, users whose change was committed by a process that died
+    before publishing its events get a fresh `hello` on their sockets.
     """
     now = now or utcnow()
     rq_timers = current_app.extensions["pomodoro.timers"]
-    horizon = now + rq_timers.LEAD + timedelta(seconds=1)
-    running = actions.running_sessions(until=None if everything else horizon)
+    horizon = now + SOON
+    # A session a timer here is on is left to it; only the others need a look in Redis.
+    running = [row for row in actions.running_sessions(until=None if everything else horizon)
+               if not timers.armed(row.id, row.version)]
     counts = {"completed": 0, "rescheduled": 0, "armed": 0}
     with timers.connection.pipeline(transaction=False) as pipe:
         for row in running:
@@ -84,8 +88,6 @@ def reconcile(timers: WorkerTimers, now=None, everything: bool = True) -> dict:
         found = pipe.execute()
     for row, job_exists, armed_version in zip(running, found[::2], found[1::2]):
         armed_by_a_worker = armed_version == str(row.version).encode()
-        if timers.armed(row.id, row.version):
-            continue
         if row.ends_at <= now:
             if not (armed_by_a_worker and now - row.ends_at < HANDOVER):
                 counts["completed"] += actions.complete_by_clock(row.id, row.version, now)

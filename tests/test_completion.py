@@ -181,11 +181,11 @@ def test_the_frequent_pass_arms_what_is_due_soon_and_leaves_later_sessions_to_th
     rq_queue.connection.flushdb()  # Redis restarted empty
     timers = WorkerTimers(app, rq_queue.connection)
     try:
-        three_seconds_before_its_end = soon.ends_at - timedelta(seconds=3)
-        assert reconcile(timers, now=three_seconds_before_its_end, everything=False) == {"completed": 0, "rescheduled": 0, "armed": 1}
+        two_seconds_before_its_end = soon.ends_at - timedelta(seconds=2)
+        assert reconcile(timers, now=two_seconds_before_its_end, everything=False) == {"completed": 0, "rescheduled": 0, "armed": 1}
         assert timers.armed(soon.id) and not timers.armed(later.id)
         assert rq_queue.scheduled_job_registry.get_job_ids() == []
-        assert reconcile(timers, now=three_seconds_before_its_end, everything=True)["rescheduled"] == 1
+        assert reconcile(timers, now=two_seconds_before_its_end, everything=True)["rescheduled"] == 1
         assert rq_queue.scheduled_job_registry.get_job_ids() == [RQTimers.job_id(later.id)]
     finally:
         timers.stop()
