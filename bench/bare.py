@@ -7,10 +7,11 @@ import os
 from flask import Flask
 from sqlalchemy import create_engine, text
 
-from pomodoro import database_url
+from pomodoro import database_url, engine_options
 
 app = Flask(__name__)
-engine = create_engine(database_url(os.environ["DATABASE_URL"]), pool_pre_ping=True)
+url = database_url(os.environ["DATABASE_URL"])
+engine = create_engine(url, **engine_options(url))
 
 
 @app.get("/bare")

@@ -33,13 +33,23 @@ def _secret_key(app: Flask) -> str:
     return path.read_text().strip()
 
 
+def engine_options(url: str) -> dict:
+    """Keep as many idle PostgreSQL connections as a process uses at once (the
+    worker's twelve completion threads, a web process under a burst of
+    requests): past `pool_size`, SQLAlchemy closes each connection it gets
+    back, and a burst then opens a new one, a new server process, per query."""
+    if url.startswith("sqlite"):
+        return {"pool_pre_ping": True}
+    return {"pool_pre_ping": True, "pool_size": 16, "max_overflow": 8}
+
+
 def _settings(app: Flask) -> dict:
     env = os.environ
     redis_url = env.get("REDIS_URL") or None
+    url = database_url(env.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'pomodoro.db'}")
     return {
-        "SQLALCHEMY_DATABASE_URI": database_url(
-            env.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'pomodoro.db'}"
-        ),
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
         "REDIS_URL": redis_url,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
@@ -58,7 +68,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         WTF_CSRF_CHECK_DEFAULT=False,  # checked where cookies authenticate: see auth.require_user
         SOCK_SERVER_OPTIONS={"max_message_size": 4096},  # no ping_interval: see socket.relay
         API_TITLE="Pomodoro",
@@ -79,6 +88,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
         app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+        if "SQLALCHEMY_ENGINE_OPTIONS" not in test_config:
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
 
     ext.db.init_app(app)
     ext.migrate.init_app(app, ext.db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
