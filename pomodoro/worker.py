@@ -5,10 +5,11 @@ One process runs three things:
   arm live here) with RQ's scheduler, both set to recover from a Redis
   restart within seconds rather than RQ's default minutes;
 - the precise timer (`LocalTimers`) that completes sessions on their `ends_at`;
-- the reconciler: every second it completes overdue sessions that no timer
-  is on and arms those due soon whose job Redis lost, and has the sockets of users whose change a
-  dead process never announced send a fresh `hello`; at start and every 15
-  seconds it also restores the lost jobs of every running session.
+- the reconciler: every second it says this worker lives, completes overdue
+  sessions that no live worker's timer is on, arms those due soon whose job
+  Redis lost or whose worker died, and has the sockets of users whose change
+  a dead process never announced send a fresh `hello`; at start and every
+  15 seconds it also restores the lost jobs of every running session.
 Several such processes can run side by side: completion is a compare-and-set.
 """
 import gc
@@ -16,6 +17,7 @@ import logging
 import sys
 import threading
 import time
+import uuid
 from datetime import timedelta
 
 import click
@@ -31,10 +33,12 @@ from .models import Session, utcnow
 from .timers import LocalTimers
 
 log = logging.getLogger(__name__)
-ARMED_KEY = "pomodoro:armed:{}"
-# How long past its end a session armed by another worker is left to that
-# worker's timer before a reconciler takes it over (the worker may have died).
-HANDOVER = timedelta(seconds=1)
+ARMED_KEY = "pomodoro:armed:{}"  # "<version> <worker id>": which worker's timer holds the session
+ALIVE_KEY = "pomodoro:worker:{}"  # set while that worker lives
+ALIVE_SECONDS = 3  # a worker that has not said it lives for this long is taken for dead
+# However alive its worker, a session this far past its end is taken over
+# (the backstop for a timer stuck in a live process).
+HANDOVER = timedelta(seconds=10)
 # The frequent reconciler pass looks at the sessions ending this soon.
 SOON = timedelta(seconds=3)
 
@@ -47,35 +51,60 @@ class PomodoroWorker(SimpleWorker):
 
 class WorkerTimers(LocalTimers):
     """The worker's precise timers, leaving a note in Redis for each armed
-    session so that the reconcilers of other workers leave it alone."""
+    session so that the reconcilers of other workers leave it alone while
+    this worker lives (`alive`, every reconciler pass, says so)."""
 
     THREADS = 12  # completions mostly wait on the database: overlap them
 
     def __init__(self, app, connection):
         super().__init__(app, threads=self.THREADS)
         self.connection = connection
+        self.id = uuid.uuid4().hex[:12]
 
     def arm(self, session_id, version, ends_at):
         super().arm(session_id, version, ends_at)
         ttl = int((ends_at - utcnow()).total_seconds()) + 5
         try:
-            self.connection.set(ARMED_KEY.format(session_id), version, ex=max(ttl, 1))
+            self.connection.set(ARMED_KEY.format(session_id), f"{version} {self.id}", ex=max(ttl, 1))
         except redis.RedisError:
             pass  # the note only saves other workers some work
+
+    def alive(self) -> None:
+        self.connection.set(ALIVE_KEY.format(self.id), 1, ex=ALIVE_SECONDS)
+
+    def held_elsewhere(self, notes: list) -> list[bool]:
+        """For each (version, note) of a session: does a live worker other than
+        this one hold that version of the session in its timer?"""
+        holders = [self._holder(version, note) for version, note in notes]
+        others = list({holder for holder in holders if holder not in (None, self.id)})
+        with self.connection.pipeline(transaction=False) as pipe:
+            for holder in others:
+                pipe.exists(ALIVE_KEY.format(holder))
+            alive = {holder for holder, found in zip(others, pipe.execute()) if found}
+        return [holder in alive for holder in holders]
+
+    @staticmethod
+    def _holder(version: int, note: bytes | None) -> str | None:
+        """The id of the worker whose note says it holds this version, if any."""
+        if note is None:
+            return None
+        noted_version, _, holder = note.decode().partition(" ")
+        return holder if noted_version == str(version) else None
 
 
 def reconcile(timers: WorkerTimers, now=None, everything: bool = True) -> dict:
     """Complete every overdue session no timer is on and restore each missing
     completion job.
 
-    An overdue session armed here, or armed by another worker less than
-    `HANDOVER` ago, is left to that timer: completing it here as well would
-    only race it. Sessions due within `SOON` whose job is gone and that no
-    worker armed (Redis was flushed, say) are armed here directly; later ones
-    get their job back. With `everything` false, only sessions due that soon
-    are looked at: the frequent pass stays cheap however many timers are
-    running. Last, users whose change was committed by a process that died
-    before publishing its events get a fresh `hello` on their sockets.
+    A session held by a timer here, or by the timer of another worker that
+    is alive, is left to it (an overdue one for up to `HANDOVER`): completing
+    it here as well would only race it. Sessions due within `SOON` whose job
+    is gone and that no live worker holds (Redis was flushed, or their worker
+    died) are armed here directly; later ones get their job back. With
+    `everything` false, only sessions due that soon are looked at: the
+    frequent pass stays cheap however many timers are running. Last, users
+    whose change was committed by a process that died before publishing its
+    events get a fresh `hello` on their sockets.
     """
     now = now or utcnow()
     rq_timers = current_app.extensions["pomodoro.timers"]
@@ -89,12 +118,12 @@ def reconcile(timers: WorkerTimers, now=None, everything: bool = True) -> dict:
             pipe.exists(f"rq:job:{rq_timers.job_id(row.id)}")
             pipe.get(ARMED_KEY.format(row.id))
         found = pipe.execute()
-    for row, job_exists, armed_version in zip(running, found[::2], found[1::2]):
-        armed_by_a_worker = armed_version == str(row.version).encode()
+    held = timers.held_elsewhere([(row.version, note) for row, note in zip(running, found[1::2])])
+    for row, job_exists, held_elsewhere in zip(running, found[::2], held):
         if row.ends_at <= now:
-            if not (armed_by_a_worker and now - row.ends_at < HANDOVER):
+            if not (held_elsewhere and now - row.ends_at < HANDOVER):
                 counts["completed"] += actions.complete_by_clock(row.id, row.version, now)
-        elif job_exists or armed_by_a_worker:
+        elif job_exists or held_elsewhere:
             continue
         elif row.ends_at > horizon:
             session = db.session.get(Session, row.id)
@@ -118,6 +147,7 @@ def _reconcile_forever(app, timers, interval: float, full_every: int = 15) -> No
     while True:
         with app.app_context():
             try:
+                timers.alive()
                 counts = reconcile(timers, everything=passes % full_every == 0)
                 if any(counts.values()):
                     log.info("reconciled: %s", counts)

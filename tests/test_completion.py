@@ -151,24 +151,55 @@ def test_the_reconciler_restores_lost_jobs_and_completes_overdue_sessions(app, a
         timers.stop()
 
 
-def test_the_reconciler_leaves_an_overdue_session_to_the_timer_on_it_until_the_handover(app, ada, rq_queue, db):
+def test_the_reconciler_leaves_a_session_to_the_timer_of_a_live_worker(app, ada, rq_queue, db):
     """A burst of completions runs a little late; a reconciler that raced the
     timers for them would complete its share one by one, later still."""
     session = actions.start_session(ada)
-    arming, other = WorkerTimers(app, rq_queue.connection), WorkerTimers(app, rq_queue.connection)
+    holding, other = WorkerTimers(app, rq_queue.connection), WorkerTimers(app, rq_queue.connection)
     try:
-        arming.arm(session.id, session.version, session.ends_at)
+        holding.alive()
+        holding.arm(session.id, session.version, session.ends_at)
         just_overdue = session.ends_at + timedelta(milliseconds=50)
-        assert reconcile(arming, now=just_overdue)["completed"] == 0, "its own timer is on it"
-        assert reconcile(other, now=just_overdue)["completed"] == 0, "another worker's timer is on it"
+        assert reconcile(holding, now=just_overdue)["completed"] == 0, "its own timer is on it"
+        assert reconcile(other, now=just_overdue)["completed"] == 0, "a live worker's timer is on it"
         assert db.session.get(Session, session.id, populate_existing=True).status == "running"
 
-        given_up = session.ends_at + HANDOVER + timedelta(milliseconds=50)
-        assert reconcile(other, now=given_up)["completed"] == 1, "that worker has died, by now"
+        stuck = session.ends_at + HANDOVER + timedelta(milliseconds=50)
+        assert reconcile(other, now=stuck)["completed"] == 1, "the backstop for a timer stuck in a live worker"
         assert db.session.get(Session, session.id, populate_existing=True).completed_at == session.ends_at
     finally:
-        arming.stop()
+        holding.stop()
         other.stop()
+
+
+def test_a_dead_workers_sessions_are_taken_over_at_once(app, ada, rq_queue, db):
+    session = actions.start_session(ada)
+    dead, other, third = (WorkerTimers(app, rq_queue.connection) for _ in range(3))
+    try:
+        app.extensions["pomodoro.timers"].cancel(session.id)  # its job ran, which leaves no job behind,
+        dead.arm(session.id, session.version, session.ends_at)  # and armed this worker; then it was killed
+        two_seconds_before_its_end = session.ends_at - timedelta(seconds=2)
+        assert reconcile(other, now=two_seconds_before_its_end, everything=False)["armed"] == 1
+        assert other.armed(session.id, session.version)
+
+        just_overdue = session.ends_at + timedelta(milliseconds=50)  # and that one died too
+        assert reconcile(third, now=just_overdue)["completed"] == 1
+        assert db.session.get(Session, session.id, populate_existing=True).completed_at == session.ends_at
+    finally:
+        for timers in (dead, other, third):
+            timers.stop()
+
+
+def test_a_session_whose_timer_here_gave_up_is_completed_at_once(app, ada, rq_queue, db):
+    session = actions.start_session(ada)
+    timers = WorkerTimers(app, rq_queue.connection)
+    try:
+        timers.alive()
+        timers.arm(session.id, session.version, session.ends_at)
+        timers.cancel(session.id)  # as a failed completion leaves it: noted in Redis, no longer armed
+        assert reconcile(timers, now=session.ends_at + timedelta(milliseconds=50))["completed"] == 1
+    finally:
+        timers.stop()
 
 
 def test_the_frequent_pass_arms_what_is_due_soon_and_leaves_later_sessions_to_the_full_pass(app, ada, rq_queue, db):
