@@ -46,10 +46,10 @@ def engine_options(url: str) -> dict:
 def _settings(app: Flask) -> dict:
     env = os.environ
     redis_url = env.get("REDIS_URL") or None
-    url = database_url(env.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'pomodoro.db'}")
     return {
-        "SQLALCHEMY_DATABASE_URI": url,
-        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
+        "SQLALCHEMY_DATABASE_URI": database_url(
+            env.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'pomodoro.db'}"
+        ),
         "REDIS_URL": redis_url,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
@@ -88,8 +88,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
         app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
-        if "SQLALCHEMY_ENGINE_OPTIONS" not in test_config:
-            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 
     ext.db.init_app(app)
     ext.migrate.init_app(app, ext.db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
