@@ -105,7 +105,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     ext.api.ERROR_SCHEMA = schemas.Error
     ext.api.init_app(app)
     ext.api.register_blueprint(auth.bp)
-    ext.api.register_blueprint(json_api.bp)
+    for blueprint in json_api.blueprints():
+        ext.api.register_blueprint(blueprint)
     app.register_blueprint(pages.bp)
     app.register_blueprint(socket.bp)
     errors.init_app(app)

@@ -104,7 +104,7 @@ def label(session_type: str) -> str:
     return LABELS[session_type]
 
 
-from . import account, history, settings, timer  # noqa: E402 (the views need `bp`)
+from . import account, history, integrations, reports, settings, tasks, timer  # noqa: E402 (the views need `bp`)
 
 
 @bp.errorhandler(CSRFError)

@@ -1,35 +1,17 @@
-"""The JSON API: users and their configuration, cycles and sessions."""
-from flask import abort, request, url_for
+"""The JSON API of the timer: users and their configuration, cycles and sessions."""
+from flask import abort, url_for
 from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import actions, schemas
-from .auth import require_json_body, require_user
-from .extensions import db
-from .models import Cycle, User
+from .. import actions, schemas
+from ..extensions import db
+from ..models import Cycle, User
+from . import protect
 
 bp = Blueprint("api", __name__, description="Users, cycles and sessions")
-
-PUBLIC_ENDPOINTS = {"api.create_user"}
-
-
-@bp.before_request
-def authenticate():
-    if request.endpoint not in PUBLIC_ENDPOINTS:
-        return require_user()
-    return None
-
-
-bp.before_request(require_json_body)
-
-
-@bp.before_request
-def refuse_impossible_ids():
-    """An id with a NUL in it names nothing (and PostgreSQL will not even compare it)."""
-    if any("\x00" in value for value in (request.view_args or {}).values()):
-        abort(404)
+protect(bp, public={"api.create_user"})
 
 
 def own_user(user_id: str) -> User:

@@ -1,0 +1,2 @@
+"""Pages: tasks."""
+from . import bp  # noqa: F401 (the routes here are registered on the pages blueprint)
