@@ -112,7 +112,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     security.init_app(app)
     app.cli.add_command(worker_command)
+    _check_browser_files(app)
     return app
+
+
+def _check_browser_files(app: Flask) -> None:
+    """Say so when the npm build step was skipped: the pages would load, but their live parts would not."""
+    if not (Path(app.static_folder) / "vendor" / "htmx" / "htmx.min.js").exists():
+        app.logger.error("pomodoro/static/vendor is missing: run `npm ci` (see README, Running it for many users).")
 
 
 def _init_runtime(app: Flask) -> None:
