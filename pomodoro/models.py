@@ -174,6 +174,10 @@ class Session(db.Model):
     user: Mapped[User] = relationship()
     task: Mapped["Task | None"] = relationship()
 
+    @property
+    def interruptions(self) -> dict:
+        return {"internal": self.interruptions_internal, "external": self.interruptions_external}
+
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         CheckConstraint(_in("type", rules.SESSION_TYPES), name="ck_sessions_type"),
