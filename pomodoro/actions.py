@@ -5,6 +5,7 @@ The JSON API, the pages, the socket and the completion jobs all come through
 here, so the sequence is written once. Functions take the acting user and
 `now`, and raise `rules.Refused` (409) or `NotFound` (404).
 """
+from contextlib import contextmanager
 from datetime import datetime
 from typing import NamedTuple
 
@@ -45,13 +46,22 @@ def _commit(user_id: str, refusal: str, pending=None):
     Returns what `_announce` needs to say they went out.
     """
     pending = pending if pending is not None else _events().expect(user_id)
-    try:
+    with lost_race(refusal, withdraw=pending):
         db.session.commit()
+    return pending
+
+
+@contextmanager
+def lost_race(refusal: str, withdraw=None):
+    """Turn what a concurrent request's change makes the database refuse (a
+    unique index, a stale version), at a flush or at the commit, into a
+    refusal (409), rolling back (and withdrawing the events note `withdraw`)."""
+    try:
+        yield
     except (IntegrityError, StaleDataError):
         db.session.rollback()
-        _events().withdraw(pending)
+        _events().withdraw(withdraw)
         raise rules.Refused(refusal) from None
-    return pending
 
 
 # -- reading -----------------------------------------------------------------
@@ -198,13 +208,14 @@ def _new_cycle(user: User, now: datetime) -> tuple[Cycle, list]:
     """A new active cycle, finishing the previous one; with its announcements."""
     announcements = []
     previous = active_cycle(user)
-    if previous is not None:
-        rules.finish_cycle(previous, now)
-        db.session.flush()  # the previous cycle leaves 'active' before the new one takes its place
-        announcements.append(("cycle.finished", {"cycle": cycle_json(previous)}))
-    cycle = Cycle(user_id=user.id, long_break_interval=user.long_break_interval, created_at=now)
-    db.session.add(cycle)
-    db.session.flush()
+    with lost_race("Another request started a cycle meanwhile; try again."):
+        if previous is not None:
+            rules.finish_cycle(previous, now)
+            db.session.flush()  # the previous cycle leaves 'active' before the new one takes its place
+            announcements.append(("cycle.finished", {"cycle": cycle_json(previous)}))
+        cycle = Cycle(user_id=user.id, long_break_interval=user.long_break_interval, created_at=now)
+        db.session.add(cycle)
+        db.session.flush()
     announcements.append(("cycle.created", {"cycle": cycle_json(cycle)}))
     return cycle, announcements
 
