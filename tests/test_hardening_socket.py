@@ -14,7 +14,7 @@ GOOD = {"Host": "{host}", "Upgrade": "websocket", "Connection": "Upgrade",
 def raw_request(stack, path: str, headers: dict, method: str = "GET") -> tuple[int, dict, bytes]:
     """Send exactly these headers; the status, headers and body of the answer."""
     host = f"127.0.0.1:{stack.port}"
-    lines = [f"{method} {path} HTTP/1.1"] + [f"{name}: {value.format(host=host)}" for name, value in headers.items()]
+    lines = [f"{method} {path} HTTP/1.1"] + [f"{name}: {value.replace('{host}', host)}" for name, value in headers.items()]
     with sockets.create_connection(("127.0.0.1", stack.port), timeout=10) as conn:
         conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape"))
         data = b""
