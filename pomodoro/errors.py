@@ -4,7 +4,8 @@ import logging
 
 from flask import current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as NotFoundError
 
@@ -80,14 +81,41 @@ def handle_http_error(error: HTTPException):
     return response
 
 
+def _answer(status: int, message: str):
+    if wants_html():
+        return render_template("error.html", status=status, message=message), status
+    return error_response(status, message)
+
+
 def handle_refused(error: rules.Refused):
-    return error_response(409, str(error))
+    return _answer(409, str(error))
 
 
 def handle_not_found(error: NotFound):
-    if wants_html():
-        return render_template("error.html", status=404, message=str(error)), 404
-    return error_response(404, str(error))
+    return _answer(404, str(error))
+
+
+# What a database says when a concurrent request got there first: a unique
+# index taken, a row deleted under a foreign key (PostgreSQL's SQLSTATEs, SQLite's words).
+CONFLICT_STATES = ("23505", "23503")
+CONFLICT_WORDS = ("UNIQUE constraint failed", "FOREIGN KEY constraint failed")
+
+
+def is_conflict(error: IntegrityError | StaleDataError) -> bool:
+    if isinstance(error, StaleDataError):
+        return True
+    orig = error.orig
+    return getattr(orig, "sqlstate", None) in CONFLICT_STATES or str(orig).startswith(CONFLICT_WORDS)
+
+
+def handle_integrity_error(error: IntegrityError | StaleDataError):
+    """The backstop for a lost race that no action turned into a refusal: a 409,
+    never a 500. Any other integrity error is a bug, and stays a 500."""
+    db.session.rollback()
+    if not is_conflict(error):
+        raise error
+    log.info("conflict answered 409: %s", error)
+    return _answer(409, "Another request changed this meanwhile; reload and try again.")
 
 
 def handle_database_unavailable(error: OperationalError | InterfaceError):
@@ -121,5 +149,7 @@ def init_app(app) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(rules.Refused, handle_refused)
     app.register_error_handler(NotFound, handle_not_found)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(StaleDataError, handle_integrity_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(InterfaceError, handle_database_unavailable)
