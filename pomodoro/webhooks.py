@@ -279,6 +279,8 @@ _sender_lock = threading.Lock()
 
 
 def sender(app) -> Sender:
+    """This process's sender (made on first use)."""
+    app = app._get_current_object() if hasattr(app, "_get_current_object") else app
     with _sender_lock:
         if "pomodoro.webhooks.sender" not in app.extensions:
             app.extensions["pomodoro.webhooks.sender"] = Sender(app)
