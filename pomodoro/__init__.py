@@ -59,6 +59,7 @@ def _settings(app: Flask) -> dict:
         "SOCKET_PING_SECONDS": float(env.get("SOCKET_PING_SECONDS", "25")),
         "SESSION_COOKIE_SECURE": env.get("SECURE_COOKIES", "0") == "1",
         "REMEMBER_COOKIE_SECURE": env.get("SECURE_COOKIES", "0") == "1",
+        "WEBHOOK_ALLOW_PRIVATE": env.get("WEBHOOK_ALLOW_PRIVATE", "0") == "1",
     }
 
 
