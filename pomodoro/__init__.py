@@ -116,8 +116,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _init_runtime(app: Flask) -> None:
-    """Pick the timer and event adapters: Redis and RQ when REDIS_URL is set,
-    in-process otherwise. Nothing connects or starts here."""
+    """Pick the timer, event and background-work adapters: Redis and RQ when
+    REDIS_URL is set, in-process otherwise. Nothing connects or starts here."""
+    from .background import LocalBackground, RQBackground
     from .events import LocalEvents, RedisEvents
     from .timers import LocalTimers, RQTimers
 
@@ -125,12 +126,14 @@ def _init_runtime(app: Flask) -> None:
         from redis import Redis
         from rq import Queue
 
-        connection = Redis.from_url(app.config["REDIS_URL"])
-        app.extensions["pomodoro.timers"] = RQTimers(Queue("pomodoro", connection=connection))
+        queue = Queue("pomodoro", connection=Redis.from_url(app.config["REDIS_URL"]))
+        app.extensions["pomodoro.timers"] = RQTimers(queue)
         app.extensions["pomodoro.events"] = RedisEvents(app.config["REDIS_URL"])
+        app.extensions["pomodoro.background"] = RQBackground(queue)
     else:
         timers = app.extensions["pomodoro.timers"] = LocalTimers(app)
         app.extensions["pomodoro.events"] = LocalEvents()
+        app.extensions["pomodoro.background"] = LocalBackground(app)
         # The one process keeps the clock: it starts with the first request it serves.
         app.before_request(lambda: timers.start())
 

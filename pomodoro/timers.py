@@ -103,12 +103,15 @@ class LocalTimers:
                 self.arm(row.id, row.version, row.ends_at)
 
     def _reconcile_forever(self, every: float) -> None:
+        from .background import Sweeps
         from .extensions import db
 
+        sweeps = Sweeps()
         while not self._stopped:
             with self.app.app_context():
                 try:
                     self.reconcile()
+                    sweeps.run_due()
                 except Exception:
                     log.exception("reconciling failed; trying again")
                 finally:
@@ -142,11 +145,11 @@ class LocalTimers:
 
         with self.app.app_context():
             try:
-                ahead = read_ahead(session_id)  # then wait for the moment itself
+                read_ahead(session_id)  # then wait for the moment itself
                 wait = (ends_at - utcnow()).total_seconds()
                 if wait > 0 and self._stop_requested.wait(wait):
                     return
-                complete_by_clock(session_id, version, ahead=ahead)
+                complete_by_clock(session_id, version, ahead=True)
             except Exception:
                 log.exception("completing session %s failed; the reconciler will retry", session_id)
             finally:

@@ -28,6 +28,7 @@ from rq import SimpleWorker
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import actions, rules
+from .background import LocalBackground, Sweeps
 from .extensions import db
 from .models import Session, utcnow
 from .timers import LocalTimers
@@ -144,6 +145,7 @@ def _reconcile_forever(app, timers, interval: float, full_every: int = 15) -> No
     """Every `interval` seconds, the sessions due soon; every `full_every` passes
     (and the first), every running session."""
     passes = 0
+    sweeps = Sweeps()
     while True:
         with app.app_context():
             try:
@@ -151,6 +153,7 @@ def _reconcile_forever(app, timers, interval: float, full_every: int = 15) -> No
                 counts = reconcile(timers, everything=passes % full_every == 0)
                 if any(counts.values()):
                     log.info("reconciled: %s", counts)
+                sweeps.run_due()
             except Exception:
                 log.exception("reconciling failed; trying again")
                 db.session.rollback()
@@ -198,6 +201,7 @@ def worker_command(reconcile_every: float) -> None:
     gc.set_threshold(50_000, 20, 100)
     timers = WorkerTimers(app, connection)
     app.extensions["pomodoro.worker"] = timers
+    app.extensions["pomodoro.background.local"] = LocalBackground(app)
     threading.Thread(
         target=_reconcile_forever, args=(app, timers, reconcile_every), name="reconciler", daemon=True
     ).start()

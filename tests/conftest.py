@@ -116,9 +116,9 @@ def app(database_url, app_config):
             g.pop(name, None)
 
     yield app
-    timers = app.extensions["pomodoro.timers"]
-    if hasattr(timers, "stop"):
-        timers.stop()
+    for adapter in ("pomodoro.timers", "pomodoro.background"):
+        if hasattr(app.extensions[adapter], "stop"):
+            app.extensions[adapter].stop()
     with app.app_context():
         _db.session.remove()
         with _db.engine.begin() as connection:

@@ -1,0 +1,151 @@
+"""Background work: slow side effects (a webhook delivery, say) run here, never
+inside a request and never on the path that completes sessions.
+
+One face, `run(job, *args, at=None)`: run the plain function named by the
+dotted path `job` (it takes ids, and runs inside an app context) now or at
+`at`, trying again a few times if it raises. Two adapters behind it:
+- `LocalBackground` (embedded mode, and inside each RQ worker): a scheduler
+  thread and a small pool of threads in this process;
+- `RQBackground` (production): an RQ job on the timer queue, which the
+  `worker` process hands straight to its own `LocalBackground`, so a slow job
+  never holds up the timer jobs behind it on RQ's loop.
+
+`every(seconds)` registers a sweep that the reconciler runs periodically in
+both modes, to pick up what a restart lost (work lives in rows; a job only
+says "now").
+"""
+import heapq
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+import redis
+from flask import current_app
+from rq import Retry
+from werkzeug.utils import import_string
+
+from .models import utcnow
+
+log = logging.getLogger(__name__)
+
+# Seconds before each new try of a job that raised.
+RETRY_AFTER = (1, 5, 30)
+
+
+def run(job: str, *args, at: datetime | None = None) -> None:
+    """Run `job(*args)` in the background, now or at `at`."""
+    current_app.extensions["pomodoro.background"].run(job, *args, at=at)
+
+
+_sweeps: list[tuple[float, Callable[[], None]]] = []
+
+
+def every(seconds: float):
+    """Have the reconciler run the decorated function (no arguments, in an app
+    context) about every `seconds`."""
+    def register(sweep: Callable[[], None]) -> Callable[[], None]:
+        _sweeps.append((seconds, sweep))
+        return sweep
+    return register
+
+
+class Sweeps:
+    """When each registered sweep last ran, for one reconciler loop."""
+
+    def __init__(self):
+        self._last: dict[Callable, datetime] = {}
+
+    def run_due(self, now: datetime | None = None) -> None:
+        now = now or utcnow()
+        for seconds, sweep in _sweeps:
+            last = self._last.get(sweep)
+            if last is None or now - last >= timedelta(seconds=seconds):
+                self._last[sweep] = now
+                try:
+                    sweep()
+                except Exception:
+                    log.exception("sweep %s failed; it runs again next time", sweep.__name__)
+
+
+class LocalBackground:
+    """Jobs on a heap by due time; each runs on a small pool when due."""
+
+    def __init__(self, app, threads: int = 4):
+        self.app = app
+        self._heap: list = []
+        self._order = itertools.count()
+        self._wake = threading.Condition()
+        self._thread = None
+        self._stopped = False
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="background")
+
+    def run(self, job: str, *args, at: datetime | None = None, attempt: int = 0) -> None:
+        with self._wake:
+            heapq.heappush(self._heap, (at or utcnow(), next(self._order), job, args, attempt))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="background", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopped = True
+            self._wake.notify()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._stopped and (not self._heap or self._heap[0][0] > utcnow()):
+                    timeout = (self._heap[0][0] - utcnow()).total_seconds() if self._heap else None
+                    self._wake.wait(timeout)
+                if self._stopped:
+                    return
+                _, _, job, args, attempt = heapq.heappop(self._heap)
+            self._pool.submit(self._perform, job, args, attempt)
+
+    def _perform(self, job: str, args: tuple, attempt: int) -> None:
+        from .extensions import db
+
+        with self.app.app_context():
+            try:
+                import_string(job)(*args)
+            except Exception:
+                db.session.rollback()
+                if attempt >= len(RETRY_AFTER):
+                    log.exception("background job %s%r failed for good", job, args)
+                    return
+                log.warning("background job %s%r failed; trying again", job, args, exc_info=True)
+                self.run(job, *args, at=utcnow() + timedelta(seconds=RETRY_AFTER[attempt]), attempt=attempt + 1)
+            finally:
+                db.session.remove()
+
+
+class RQBackground:
+    """Production: each job travels as an RQ job to a `worker` process."""
+
+    def __init__(self, queue):
+        self.queue = queue
+
+    def run(self, job: str, *args, at: datetime | None = None) -> None:
+        options = {"result_ttl": 0, "failure_ttl": 3600, "retry": Retry(max=len(RETRY_AFTER), interval=list(RETRY_AFTER))}
+        try:
+            if at is None or at <= utcnow():
+                self.queue.enqueue(hand_over, job, *args, **options)
+            else:
+                self.queue.enqueue_at(at, hand_over, job, *args, **options)
+        except redis.RedisError as error:  # the work is in rows: a sweep queues it again
+            log.warning("could not queue %s%r: %s", job, args, error)
+
+
+def hand_over(job: str, *args) -> None:
+    """The RQ job: hand `job` to this worker's own threads (or run it here, in
+    a worker that has none)."""
+    local = current_app.extensions.get("pomodoro.background.local")
+    if local is None:
+        import_string(job)(*args)
+    else:
+        local.run(job, *args)
