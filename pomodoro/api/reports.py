@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint, abort
 from sqlalchemy import select
 
-from .. import days, export, reports, schemas
+from .. import announcements, days, export, reports, schemas
 from ..actions import NotFound
 from ..extensions import db, limiter
 from ..models import User, utcnow
@@ -20,6 +20,7 @@ bp = Blueprint("reports", __name__, description="Statistics, export and the cale
 protect(bp, public={"reports.calendar_feed"})
 
 DEFAULT_DAYS = 7  # /stats without `from`: the week up to `to`
+CHANGED = "Another request changed this account; try again."
 
 
 def invalid(**problems: str):
@@ -103,14 +104,14 @@ def new_feed_url(user: User) -> str:
     secret = secrets.token_urlsafe(32)  # 256 bits
     user.calendar_secret_hash = feed_digest(secret)
     user.calendar_secret_created_at = utcnow()
-    db.session.commit()
+    announcements.commit(refusal=CHANGED)
     return url_for("reports.calendar_feed", secret=secret, _external=True)
 
 
 def revoke_feed(user: User) -> None:
     user.calendar_secret_hash = None
     user.calendar_secret_created_at = None
-    db.session.commit()
+    announcements.commit(refusal=CHANGED)
 
 
 @bp.route("/users/<user_id>/calendar-token", methods=["POST"])
