@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, TypeDecorator, func, select
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text, TypeDecorator, func, select
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -168,9 +168,19 @@ class Session(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=1)
+    # Tasks: the task a focus session counts toward, what was done, what interrupted it.
+    task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"), index=True)
+    note: Mapped[str | None] = mapped_column(String(2000))
+    interruptions_internal: Mapped[int] = mapped_column(default=0, server_default="0")
+    interruptions_external: Mapped[int] = mapped_column(default=0, server_default="0")
 
     cycle: Mapped[Cycle] = relationship(back_populates="sessions")
     user: Mapped[User] = relationship()
+    task: Mapped["Task | None"] = relationship()
+
+    @property
+    def interruptions(self) -> dict:
+        return {"internal": self.interruptions_internal, "external": self.interruptions_external}
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -185,5 +195,39 @@ class Session(db.Model):
             unique=True,
             sqlite_where=db.text("status IN ('running', 'paused')"),
             postgresql_where=db.text("status IN ('running', 'paused')"),
+        ),
+    )
+
+
+class Task(db.Model):
+    """Something to do, planned in pomodoros. Its `completed_pomodoros` and
+    `focused_seconds` are not stored: they are counted from its completed
+    focus sessions (`tasks.progress`), so a session moved to another task
+    afterwards counts there at once."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    estimated_pomodoros: Mapped[int] = mapped_column(default=0)
+    done: Mapped[bool] = mapped_column(default=False)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(default=False)
+    position: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        Index("ix_tasks_user_position", "user_id", "done", "position"),
+        # At most one active task per user, enforced by the database.
+        Index(
+            "uq_tasks_one_active_per_user",
+            "user_id",
+            unique=True,
+            sqlite_where=db.text("active"),
+            postgresql_where=db.text("active"),
         ),
     )

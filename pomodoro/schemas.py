@@ -86,6 +86,8 @@ class NewCycle(Schema):
 class NewSession(Schema):
     cycle_id = fields.String(validate=[_is_plain_text, validate.Length(max=64)])
     type = fields.String(validate=validate.OneOf(rules.SESSION_TYPES))
+    task_id = fields.String(allow_none=True, validate=[_is_plain_text, validate.Length(max=64)], metadata={
+        "description": "The task a focus session counts toward; null for none. Left out: the active task."})
 
 
 class StatusChange(Schema):
@@ -149,6 +151,10 @@ class Session(Schema):
     completed_at = Timestamp(allow_none=True)
     cancelled_at = Timestamp(allow_none=True)
     server_time = Timestamp(metadata={"description": "The server's clock when this was written."})
+    task_id = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    interruptions = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                                metadata={"example": {"internal": 1, "external": 0}})
 
     @pre_dump
     def as_of_now(self, session, **kwargs):
@@ -274,3 +280,99 @@ class Stats(Schema):
 
 class CalendarFeed(Schema):
     url = fields.String(metadata={"description": "The secret feed URL, shown this once."})
+
+# -- tasks -------------------------------------------------------------------
+
+class Title(fields.String):
+    """A task title, trimmed: a title of spaces is an empty one."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+def _tags_are_unique(tags: list) -> None:
+    if len({tag.casefold() for tag in tags}) != len(tags):
+        raise ValidationError("Tags must differ from each other, ignoring case.")
+
+
+TASK_TITLE = [_is_plain_text, validate.Length(min=1, max=200)]
+TASK_NOTES = [_is_plain_text, validate.Length(max=10000)]
+TASK_TAGS = [validate.Length(max=10), _tags_are_unique]
+TASK_TAG = [_is_plain_text, validate.Length(min=1, max=40)]
+ESTIMATE = validate.Range(min=0, max=99)
+
+
+class NewTask(Schema):
+    title = Title(required=True, validate=TASK_TITLE)
+    notes = fields.String(load_default="", validate=TASK_NOTES)
+    tags = fields.List(Title(validate=TASK_TAG), load_default=list, validate=TASK_TAGS)
+    estimated_pomodoros = StrictInteger(load_default=0, validate=ESTIMATE)
+    active = StrictBoolean(load_default=False)
+
+
+class TaskChange(Schema):
+    title = Title(validate=TASK_TITLE)
+    notes = fields.String(validate=TASK_NOTES)
+    tags = fields.List(Title(validate=TASK_TAG), validate=TASK_TAGS)
+    estimated_pomodoros = StrictInteger(validate=ESTIMATE)
+    done = StrictBoolean()
+    active = StrictBoolean(metadata={"description": "true: the task new focus sessions count toward."})
+    position = StrictInteger(validate=validate.Range(min=1, max=100000),
+                             metadata={"description": "1-based place in the list; the others move to make room."})
+
+
+class TaskQuery(Schema):
+    state = fields.String(load_default="open", validate=validate.OneOf(("open", "done", "all")))
+
+
+class Task(Schema):
+    id = fields.String()
+    title = fields.String()
+    notes = fields.String()
+    tags = fields.List(fields.String())
+    estimated_pomodoros = fields.Integer()
+    completed_pomodoros = fields.Integer(metadata={"description": "Its completed focus sessions."})
+    focused_seconds = fields.Float(metadata={"description": "The time its completed focus sessions ran."})
+    done = fields.Boolean()
+    done_at = Timestamp(allow_none=True)
+    active = fields.Boolean()
+    position = fields.Integer()
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class Plan(Schema):
+    pomodoros_left = fields.Integer()
+    focus_seconds_left = fields.Float()
+    finish_at = Timestamp(allow_none=True, metadata={"description": "Null when nothing is left to do."})
+
+
+class TaskList(Schema):
+    items = fields.List(fields.Nested(Task))
+    plan = fields.Nested(Plan)
+
+
+class SessionPage(SessionList):
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
+class SessionChange(Schema):
+    task_id = fields.String(allow_none=True, validate=[_is_plain_text, validate.Length(max=64)])
+    note = fields.String(allow_none=True, validate=[_is_plain_text, validate.Length(max=2000)])
+
+
+class Extension(Schema):
+    seconds = StrictInteger(required=True, validate=validate.Range(min=1, max=3600))
+
+
+class Interruption(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(("internal", "external")))
+
+
+_task = Task()
+
+
+def task_json(task) -> dict:
+    return _task.dump(task)
