@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from . import rules
 from .extensions import db
-from .models import Session, User
+from .models import Session, Task, User
 
 CHUNK = 500
 COLUMNS = ("id", "type", "status", "started_at", "ended_at", "started_at_local", "ended_at_local",
@@ -35,9 +35,11 @@ def local_text(moment: datetime | None, zone: ZoneInfo) -> str | None:
 
 
 def sessions_query(user: User, start: datetime | None, end: datetime | None):
-    query = select(Session.id, Session.type, Session.status, Session.started_at, Session.ends_at,
-                   Session.completed_at, Session.cancelled_at, Session.duration_seconds,
-                   Session.remaining_seconds).where(Session.user_id == user.id)
+    query = (select(Session.id, Session.type, Session.status, Session.started_at, Session.ends_at,
+                    Session.completed_at, Session.cancelled_at, Session.duration_seconds,
+                    Session.remaining_seconds, Session.note, Session.interruptions_internal,
+                    Session.interruptions_external, Task.title, Task.tags)
+             .outerjoin(Task, Session.task_id == Task.id).where(Session.user_id == user.id))
     if start is not None:
         query = query.where(Session.started_at >= start)
     if end is not None:
@@ -57,8 +59,9 @@ def records(user: User, start: datetime | None, end: datetime | None, now: datet
             "started_at": utc_text(row.started_at), "ended_at": utc_text(ended),
             "started_at_local": local_text(row.started_at, zone), "ended_at_local": local_text(ended, zone),
             "focused_seconds": round(row.duration_seconds - rules.remaining_at(row, now), 3),
-            "task": None, "tags": [], "note": None,
-            "interruptions_internal": 0, "interruptions_external": 0,
+            "task": row.title, "tags": list(row.tags or []), "note": row.note,
+            "interruptions_internal": row.interruptions_internal,
+            "interruptions_external": row.interruptions_external,
         }
 
 
@@ -107,7 +110,8 @@ def calendar(user: User, days: int, now: datetime) -> bytes:
     feed.add("calscale", "GREGORIAN")
     feed.add("x-wr-calname", "Pomodoro focus")
     rows = db.session.execute(
-        select(Session.id, Session.started_at, Session.completed_at)
+        select(Session.id, Session.started_at, Session.completed_at, Session.note, Task.title)
+        .outerjoin(Task, Session.task_id == Task.id)
         .where(Session.user_id == user.id, Session.type == rules.WORK, Session.status == rules.COMPLETED,
                Session.started_at >= now - timedelta(days=days))
         .order_by(Session.started_at)
@@ -118,7 +122,9 @@ def calendar(user: User, days: int, now: datetime) -> bytes:
         event.add("dtstamp", row.completed_at)
         event.add("dtstart", row.started_at)
         event.add("dtend", row.completed_at)
-        event.add("summary", "Focus")
+        event.add("summary", row.title or "Focus")
+        if row.note:
+            event.add("description", row.note)
         event.add("transp", "OPAQUE")
         feed.add_component(event)
     return feed.to_ical()

@@ -10,10 +10,11 @@ from pomodoro.models import Cycle, Session
 
 
 def add_sessions(connection, user_id: str, sessions, session_type: str = rules.WORK,
-                 status: str = rules.COMPLETED) -> list[str]:
+                 status: str = rules.COMPLETED, **columns) -> list[str]:
     """Insert one finished cycle holding `sessions`, each (started_at, seconds
     focused) or (started_at, seconds focused, seconds planned); returns their ids.
 
+    `columns` (task_id, note, interruptions_internal...) are given to each.
     `connection` is a SQLAlchemy connection or session: bulk Core inserts, so
     50,000 sessions take seconds."""
     if not sessions:
@@ -35,7 +36,7 @@ def add_sessions(connection, user_id: str, sessions, session_type: str = rules.W
             "ends_at": ended if status == rules.COMPLETED else None,
             "completed_at": ended if status == rules.COMPLETED else None,
             "cancelled_at": ended if status == rules.CANCELLED else None,
-            "version": 1,
+            "version": 1, **columns,
         })
     connection.execute(insert(Session), rows)
     return [row["id"] for row in rows]

@@ -186,3 +186,28 @@ def test_calendar_token_is_only_for_ones_own_account(client, auth):
     assert client.delete(f"/users/{theirs.id}/calendar-token", headers=mine.headers).status_code == 404
     assert client.post(f"/users/{mine.id}/calendar-token").status_code == 401
     assert client.get(f"/users/{mine.id}/calendar-token", headers=mine.headers).status_code == 405
+
+
+def test_export_carries_task_tags_note_and_interruptions_and_no_formula(client, auth, db):
+    account = auth.sign_up()
+    task = client.post("/tasks", json={"title": "=HYPERLINK(\"http://x\",\"y\")", "tags": ["@work", "déjà vu"]},
+                       headers=account.headers).json["id"]
+    seed(db, account, [(utc("2026-07-01T08:00:00Z"), 1500)], task_id=task, note="-2+3, \"quoted\"\nsecond line",
+         interruptions_internal=1, interruptions_external=2)
+    (row,) = read_csv(client.get("/export/sessions.csv", headers=account.headers))
+    assert row["task"] == "'=HYPERLINK(\"http://x\",\"y\")"
+    assert row["tags"] == "'@work; déjà vu"
+    assert row["note"] == "'-2+3, \"quoted\"\nsecond line"
+    assert (row["interruptions_internal"], row["interruptions_external"]) == ("1", "2")
+    (item,) = json.loads(client.get("/export/sessions.json", headers=account.headers).get_data())["items"]
+    assert item["task"] == "=HYPERLINK(\"http://x\",\"y\")" and item["tags"] == ["@work", "déjà vu"]  # JSON is data, not cells
+
+
+def test_feed_events_take_the_task_title_and_the_note(client, auth, db):
+    account = auth.sign_up()
+    task = client.post("/tasks", json={"title": "Write the essay"}, headers=account.headers).json["id"]
+    now = datetime.now(UTC).replace(microsecond=0)
+    seed(db, account, [(now - timedelta(hours=3), 1500)], task_id=task, note="Drafted; section 2, too")
+    (event,) = Calendar.from_ical(client.get(path_of(feed_url(client, account))).data).walk("VEVENT")
+    assert str(event["summary"]) == "Write the essay"
+    assert str(event["description"]) == "Drafted; section 2, too"

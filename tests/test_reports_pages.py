@@ -125,3 +125,22 @@ def test_the_feed_forms_need_their_csrf_token(signed_up, app):
     assert response.status_code == 303 and response.headers["Location"] == "/"  # with "This form expired"
     assert account(app).calendar_secret_hash is None
     assert signed_up.client.get("/settings/calendar").status_code == 405
+
+
+def test_time_by_task_and_tag_and_the_estimates_are_shown(signed_up, app):
+    with app.app_context():
+        from pomodoro.models import Task
+
+        user = User.by_email("ada@example.org")
+        task = Task(user_id=user.id, title="Essay <draft>", tags=["writing"], position=1, estimated_pomodoros=2,
+                    done=True, done_at=datetime(2024, 2, 13, 12, tzinfo=UTC))
+        _db.session.add(task)
+        _db.session.commit()
+        add_sessions(_db.session, user.id, [(utc("2024-02-12T09:00:00Z"), 1500)], task_id=task.id)
+        _db.session.commit()
+    page = signed_up.get("/reports?view=week&date=2024-02-14").text
+    by_task = re.search(r'<table class="share-table" id="by-task">.*?</table>', page, re.S)[0]
+    assert "Essay &lt;draft&gt;" in by_task and "25 min" in by_task
+    assert "writing" in re.search(r'id="by-tag">.*?</table>', page, re.S)[0]
+    estimates = re.search(r'<dl class="estimates" id="estimates">.*?</dl>', page, re.S)[0]
+    assert "<dt>Under (fewer pomodoros)</dt><dd>1</dd>" in estimates and "0.50" in estimates

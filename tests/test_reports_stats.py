@@ -203,3 +203,50 @@ def test_the_daily_goal_is_part_of_the_configuration(client, auth):
         assert response.status_code == 422, bad
     response = client.patch(f"/users/{account.id}/configuration", json={"daily_goal": 0}, headers=account.headers)
     assert response.json["daily_goal"] == 0
+
+
+# -- tasks, tags and estimates ---------------------------------------------------------------
+
+def new_task(client, account, **fields) -> str:
+    response = client.post("/tasks", json={"title": "A task", **fields}, headers=account.headers)
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def test_time_by_task_and_by_tag(client, auth, db):
+    account = auth.sign_up()
+    essay = new_task(client, account, title="Essay", tags=["Writing", "deep"])
+    email = new_task(client, account, title="E-mail", tags=["writing"])
+    day = "2026-03-03T{}:00:00Z"
+    seed(db, account, [(utc(day.format("09")), 1500), (utc(day.format("10")), 1500)], task_id=essay)
+    seed(db, account, [(utc(day.format("11")), 600, 1500)], task_id=email, interruptions_internal=2,
+         interruptions_external=1)
+    seed(db, account, [(utc(day.format("12")), 1500)])
+    body = stats(client, account, **{"from": "2026-03-03", "to": "2026-03-03"})
+    assert body["tasks"] == [
+        {"task_id": essay, "title": "Essay", "focused_seconds": 3000.0, "work_sessions": 2},
+        {"task_id": None, "title": "No task", "focused_seconds": 1500.0, "work_sessions": 1},
+        {"task_id": email, "title": "E-mail", "focused_seconds": 600.0, "work_sessions": 1},
+    ]
+    tags = {tag["tag"].lower(): (tag["work_sessions"], tag["focused_seconds"]) for tag in body["tags"]}
+    assert tags == {"writing": (3, 3600.0), "deep": (2, 3000.0)}
+    assert body["totals"]["interruptions"] == {"internal": 2, "external": 1}
+    client.delete(f"/tasks/{email}", headers=account.headers)
+    after = stats(client, account, **{"from": "2026-03-03", "to": "2026-03-03"})["tasks"]
+    assert {"task_id": None, "title": "No task", "focused_seconds": 2100.0, "work_sessions": 2} in after
+
+
+def test_estimate_accuracy_of_the_tasks_done_in_the_range(client, auth, db):
+    account = auth.sign_up()
+    now = datetime.now(UTC) - timedelta(hours=1)
+    cases = {"on": (2, 2), "under": (3, 1), "over": (1, 2), "no estimate": (0, 4)}
+    for title, (estimate, done) in cases.items():
+        task = new_task(client, account, title=title, estimated_pomodoros=estimate)
+        seed(db, account, [(now - timedelta(minutes=30 * n), 1500) for n in range(done)], task_id=task)
+        assert client.patch(f"/tasks/{task}", json={"done": True}, headers=account.headers).status_code == 200
+    new_task(client, account, title="open", estimated_pomodoros=5)
+    estimates = stats(client, account)["estimates"]
+    assert estimates == {"tasks_done": 3, "on_estimate": 1, "under_estimate": 1, "over_estimate": 1,
+                         "mean_ratio": round((1 + 1 / 3 + 2) / 3, 3)}
+    long_ago = stats(client, account, **{"from": "2020-01-01", "to": "2020-01-31"})["estimates"]
+    assert long_ago["tasks_done"] == 0 and long_ago["mean_ratio"] is None
