@@ -60,6 +60,10 @@ class User(UserMixin, db.Model):
     auto_start_breaks: Mapped[bool] = mapped_column(default=True)
     auto_start_work: Mapped[bool] = mapped_column(default=False)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # -- reports: the daily goal, and the calendar feed's secret (only its SHA-256) --
+    daily_goal: Mapped[int] = mapped_column(default=8, server_default="8")
+    calendar_secret_hash: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    calendar_secret_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user", cascade="all, delete-orphan")
 

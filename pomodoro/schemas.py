@@ -83,6 +83,8 @@ class ConfigurationChange(Schema):
     auto_start_breaks = StrictBoolean()
     auto_start_work = StrictBoolean()
     timezone = fields.String(validate=[_is_plain_text, validate.Length(max=64), _is_time_zone])
+    daily_goal = StrictInteger(validate=validate.Range(min=0, max=48),
+                               metadata={"description": "Focus sessions a day; 0 = no goal."})
 
 
 class NewCycle(Schema):
@@ -204,6 +206,88 @@ class ErrorBody(Schema):
 class Error(Schema):
     error = fields.Nested(ErrorBody)
 
+
+# -- reports: statistics, export, calendar feed ------------------------------
+
+class DateRange(Schema):
+    """Local calendar dates, both included. Query strings: not strict types."""
+
+    from_ = fields.Date(data_key="from", metadata={"description": "First local day (YYYY-MM-DD)."})
+    to = fields.Date(metadata={"description": "Last local day (YYYY-MM-DD), included."})
+
+
+class FeedQuery(Schema):
+    days = fields.Integer(load_default=90, validate=validate.Range(min=1, max=400),
+                          metadata={"description": "How many days back the feed reaches."})
+
+
+class DayCount(Schema):
+    date = fields.Date()
+    focused_seconds = fields.Float()
+    work_sessions = fields.Integer()
+
+
+class HourCount(Schema):
+    hour = fields.Integer(metadata={"description": "Local hour of the day the sessions started, 0..23."})
+    focused_seconds = fields.Float()
+    work_sessions = fields.Integer()
+
+
+class Interruptions(Schema):
+    internal = fields.Integer()
+    external = fields.Integer()
+
+
+class StatsTotals(Schema):
+    focused_seconds = fields.Float()
+    work_sessions = fields.Integer()
+    active_days = fields.Integer()
+    average_focused_seconds_per_active_day = fields.Float()
+    interruptions = fields.Nested(Interruptions)
+
+
+class Streak(Schema):
+    current = fields.Integer(metadata={"description": "Days in a row, ending today or yesterday, the goal was met."})
+    longest = fields.Integer()
+    goal = fields.Integer(metadata={"description": "The daily goal the streak is counted against (0: one session)."})
+
+
+class TaskTime(Schema):
+    task_id = fields.String(allow_none=True, metadata={"description": "Null: sessions with no task."})
+    title = fields.String()
+    focused_seconds = fields.Float()
+    work_sessions = fields.Integer()
+
+
+class TagTime(Schema):
+    tag = fields.String()
+    focused_seconds = fields.Float()
+    work_sessions = fields.Integer()
+
+
+class Estimates(Schema):
+    tasks_done = fields.Integer(metadata={"description": "Tasks done in the range that had an estimate."})
+    on_estimate = fields.Integer()
+    under_estimate = fields.Integer(metadata={"description": "Done in fewer pomodoros than estimated."})
+    over_estimate = fields.Integer()
+    mean_ratio = fields.Float(allow_none=True, metadata={"description": "Mean of actual ÷ estimated pomodoros."})
+
+
+class Stats(Schema):
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    timezone = fields.String()
+    totals = fields.Nested(StatsTotals)
+    days = fields.List(fields.Nested(DayCount))
+    hours = fields.List(fields.Nested(HourCount))
+    tasks = fields.List(fields.Nested(TaskTime))
+    tags = fields.List(fields.Nested(TagTime))
+    streak = fields.Nested(Streak)
+    estimates = fields.Nested(Estimates)
+
+
+class CalendarFeed(Schema):
+    url = fields.String(metadata={"description": "The secret feed URL, shown this once."})
 
 # -- tasks -------------------------------------------------------------------
 
