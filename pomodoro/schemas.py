@@ -4,10 +4,10 @@ from datetime import UTC
 from functools import cache
 from zoneinfo import available_timezones
 
-from marshmallow import Schema, ValidationError, fields, pre_dump, validate
+from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates
 
 from . import rules
-from .models import utcnow
+from .models import email_key, utcnow
 
 SECONDS = validate.Range(min=1, max=86400)
 
@@ -64,10 +64,19 @@ def _is_time_zone(name: str) -> None:
 
 # -- requests ----------------------------------------------------------------
 
+NEW_PASSWORD = [_is_plain_text, validate.Length(min=8, max=256)]
+
+
 class SignUp(Schema):
     email = fields.Email(required=True, validate=[_is_plain_text, validate.Length(max=254)])
-    password = fields.String(required=True, load_only=True, validate=[_is_plain_text, validate.Length(min=8, max=256)])
+    password = fields.String(required=True, load_only=True, validate=NEW_PASSWORD)
     name = fields.String(load_default="", validate=[_is_plain_text, validate.Length(max=100)])
+
+    @validates("email")
+    def _key_fits(self, email: str, **_kwargs) -> None:
+        """Case folding can lengthen an address (ß → ss); its key must fit as well."""
+        if len(email_key(email)) > 254:
+            raise ValidationError("Longer than 254 characters.")
 
 
 class Credentials(Schema):
@@ -197,3 +206,10 @@ class ErrorBody(Schema):
 
 class Error(Schema):
     error = fields.Nested(ErrorBody)
+
+
+# -- hardening: the password change (a page form, validated here like the API's bodies) --
+
+class PasswordChange(Schema):
+    current_password = fields.String(required=True, load_only=True, validate=validate.Length(max=256))
+    new_password = fields.String(required=True, load_only=True, validate=NEW_PASSWORD)

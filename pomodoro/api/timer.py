@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import actions, schemas
+from ..auth import limit_signups
 from ..extensions import db
 from ..models import Cycle, User
 from . import protect
@@ -22,9 +23,11 @@ def own_user(user_id: str) -> User:
 
 @bp.route("/users", methods=["POST"])
 @bp.doc(security=[])  # open to anyone: this is how an account begins
+@limit_signups
 @bp.arguments(schemas.SignUp)
 @bp.response(201, schemas.User)
 @bp.alt_response(409, schema=schemas.Error, description="The e-mail is taken")
+@bp.alt_response(429, schema=schemas.Error, description="Too many sign-ups from this address; wait and try again")
 def create_user(fields):
     """Sign up."""
     if User.by_email(fields["email"]) is not None:
