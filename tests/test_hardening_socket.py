@@ -1,11 +1,30 @@
 """The socket against hostile or clumsy clients: a bad handshake is a 4xx with
-the error JSON, never a 5xx."""
+the error JSON, never a 5xx; a revoked token or a log-out closes the sockets
+it opened within a second; one account holds a limited number of sockets."""
 import json
+import re
 import socket as sockets
+import time
 
 import pytest
+import requests
+import websocket
 
-from .stacks import stack  # noqa: F401  (the module-scoped fixture)
+from .live import wait_until
+from .stacks import QUICK_PINGS, embedded_stack, production_stack
+
+CAP = 3
+
+
+@pytest.fixture(scope="module", params=["embedded", "production"])
+def stack(request, tmp_path_factory):
+    settings = {**QUICK_PINGS, "SOCKETS_PER_USER": str(CAP)}
+    if request.param == "embedded":
+        with embedded_stack(tmp_path_factory.mktemp("embedded"), **settings) as running:
+            yield running
+    else:
+        with production_stack(**settings) as running:
+            yield running
 
 GOOD = {"Host": "{host}", "Upgrade": "websocket", "Connection": "Upgrade",
         "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}
@@ -61,3 +80,98 @@ def test_a_bad_handshake_is_a_4xx_with_the_error_json(stack, path, case):
     assert set(json.loads(body)["error"]) >= {"code", "message"}
     if case in ("wrong version", "version not a number"):
         assert status == 426 and answer_headers["sec-websocket-version"] == "13"
+
+
+def ws_url(stack, path: str = "/ws") -> str:
+    return stack.base.replace("http", "ws", 1) + path
+
+
+def open_socket(stack, query: str = "", **options):
+    ws = websocket.create_connection(ws_url(stack) + query, timeout=10, **options)
+    assert json.loads(ws.recv())["event"] == "hello"
+    return ws
+
+
+def close_code(ws, within: float) -> int:
+    """How the server closed `ws` (its close code), failing if it took longer than `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        ws.settimeout(max(deadline - time.monotonic(), 0.01))
+        try:
+            opcode, frame = ws.recv_data_frame(True)
+        except websocket.WebSocketTimeoutException:
+            raise AssertionError(f"still open after {within} s") from None
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            return int.from_bytes(frame.data[:2], "big")
+
+
+def test_revoking_a_token_closes_the_sockets_it_opened_within_a_second(stack):
+    ada = stack.user()
+    other = requests.post(f"{stack.base}/auth/token", json={"email": ada.email, "password": ada.password},
+                          timeout=10).json()["token"]
+    doomed, kept = open_socket(stack, f"?token={ada.token}"), open_socket(stack, f"?token={other}")
+    ada.call("DELETE", "/auth/token", 204)
+    assert close_code(doomed, within=1.0) == 1008
+    kept.settimeout(0.5)
+    with pytest.raises(websocket.WebSocketTimeoutException):  # the other token's socket stays
+        kept.recv()
+    kept.close()
+
+
+def browser(stack, ada) -> tuple[requests.Session, str]:
+    """A browser logged in through the page: its cookies, and the CSRF token of its pages."""
+    session = requests.Session()
+    token = re.search(r'name="csrf-token" content="([^"]+)"', session.get(f"{stack.base}/login", timeout=10).text)[1]
+    answer = session.post(f"{stack.base}/login", data={"email": ada.email, "password": ada.password,
+                                                       "csrf_token": token}, timeout=10)
+    assert answer.status_code == 200 and 'id="timer"' in answer.text
+    return session, re.search(r'name="csrf-token" content="([^"]+)"', answer.text)[1]
+
+
+def cookie_socket(stack, session: requests.Session):
+    return open_socket(stack, cookie=f"session={session.cookies['session']}", origin=stack.base)
+
+
+def test_logging_out_closes_that_browsers_sockets_within_a_second(stack):
+    ada = stack.user()
+    (this, csrf), (that, _) = browser(stack, ada), browser(stack, ada)
+    doomed, kept = cookie_socket(stack, this), cookie_socket(stack, that)
+    assert this.post(f"{stack.base}/logout", data={"csrf_token": csrf}, timeout=10).status_code == 200
+    assert close_code(doomed, within=1.0) == 1008
+    kept.settimeout(0.5)
+    with pytest.raises(websocket.WebSocketTimeoutException):  # another browser's socket stays
+        kept.recv()
+    kept.close()
+
+
+def test_log_out_everywhere_closes_every_browsers_sockets(stack):
+    ada = stack.user()
+    (this, csrf), (that, _) = browser(stack, ada), browser(stack, ada)
+    sockets_open = [cookie_socket(stack, this), cookie_socket(stack, that)]
+    this.post(f"{stack.base}/logout/everywhere", data={"csrf_token": csrf}, timeout=10)
+    assert [close_code(ws, within=1.0) for ws in sockets_open] == [1008, 1008]
+
+
+def test_an_account_holds_a_limited_number_of_sockets_per_web_process(stack):
+    ada = stack.user()
+    held, refused = [], 0
+    for _ in range(2 * CAP + 1):  # the production stack runs two web processes
+        try:
+            held.append(open_socket(stack, f"?token={ada.token}"))
+        except websocket.WebSocketBadStatusException as error:
+            assert error.status_code == 429
+            assert json.loads(error.resp_body)["error"]["code"] == "rate_limited"
+            refused += 1
+    assert refused >= 1 and CAP <= len(held) <= 2 * CAP
+    held.pop().close()
+    reopened = wait_until(lambda: _try_open(stack, ada.token), 5, message="a socket once one closed")
+    reopened.close()
+    for ws in held:
+        ws.close()
+
+
+def _try_open(stack, token):
+    try:
+        return open_socket(stack, f"?token={token}")
+    except websocket.WebSocketBadStatusException:
+        return None
