@@ -11,20 +11,15 @@ import requests
 import websocket
 
 from .live import wait_until
-from .stacks import QUICK_PINGS, embedded_stack, production_stack
+from .stacks import QUICK_PINGS, stack_in_mode
 
 CAP = 3
 
 
 @pytest.fixture(scope="module", params=["embedded", "production"])
 def stack(request, tmp_path_factory):
-    settings = {**QUICK_PINGS, "SOCKETS_PER_USER": str(CAP)}
-    if request.param == "embedded":
-        with embedded_stack(tmp_path_factory.mktemp("embedded"), **settings) as running:
-            yield running
-    else:
-        with production_stack(**settings) as running:
-            yield running
+    with stack_in_mode(request.param, tmp_path_factory, **QUICK_PINGS, SOCKETS_PER_USER=str(CAP)) as running:
+        yield running
 
 GOOD = {"Host": "{host}", "Upgrade": "websocket", "Connection": "Upgrade",
         "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}
