@@ -182,3 +182,49 @@ def test_without_trusted_proxies_x_forwarded_for_is_not_believed(client):
     for number in range(2):
         assert failed_log_in(client, f"198.51.100.{number}").status_code == 401
     assert failed_log_in(client, "198.51.100.9").status_code == 429  # a forged header buys no fresh allowance
+
+
+# -- the migration keeps the data ------------------------------------------------------
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    from .conftest import fresh_postgres_database
+
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'before.db'}"
+    else:
+        with fresh_postgres_database() as url:
+            yield url
+
+
+def test_the_migration_gives_existing_addresses_their_keys_and_keeps_every_row(empty_database):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from pomodoro import create_app
+    from pomodoro.extensions import db
+
+    from .conftest import config
+
+    app = create_app(config(empty_database))
+    with app.app_context():
+        upgrade(revision="c3d4e5f6a7b8")
+        rows = [("1", "Ada@Example.org", "2026-01-01"), ("2", "straße@example.org", "2026-01-02"),
+                ("3", "STRASSE@example.org", "2026-01-03")]  # lower() told these two apart; the new rule does not
+        for user_id, email, created in rows:
+            db.session.execute(text(
+                "INSERT INTO users (id, email, name, password_hash, created_at, work_seconds, short_break_seconds,"
+                " long_break_seconds, long_break_interval, auto_start_breaks, auto_start_work, timezone)"
+                " VALUES (:id, :email, '', 'x', :created, 1500, 300, 900, 4, true, false, 'UTC')"),
+                {"id": user_id, "email": email, "created": created})
+        db.session.commit()
+        upgrade()
+        keys = dict(db.session.execute(text("SELECT id, email_key FROM users ORDER BY id")).all())
+        assert keys == {"1": "ada@example.org", "2": "strasse@example.org", "3": "strasse@example.org#3"}
+        assert User.by_email("STRASSE@EXAMPLE.ORG").id == "2"  # the older account keeps the address
+        db.session.rollback()
+        downgrade(revision="c3d4e5f6a7b8")
+        emails = [row[0] for row in db.session.execute(text("SELECT email FROM users ORDER BY id"))]
+        assert emails == [email for _, email, _ in rows]
+        db.session.rollback()
+        db.engine.dispose()
