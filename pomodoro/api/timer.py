@@ -58,7 +58,7 @@ def get_user(user_id):
 
 
 @bp.route("/users/<user_id>/configuration", methods=["PATCH"])
-@bp.arguments(schemas.ConfigurationChange)
+@bp.arguments(schemas.ConfigurationChange, required=False)  # every field is optional, so the body is too
 @bp.response(200, schemas.Configuration)
 def update_configuration(changes, user_id):
     """Change any of the timer settings; new sessions use them."""
@@ -66,7 +66,7 @@ def update_configuration(changes, user_id):
 
 
 @bp.route("/cycles", methods=["POST"])
-@bp.arguments(schemas.NewCycle)
+@bp.arguments(schemas.NewCycle, required=False)  # every field is optional, so the body is too
 @bp.response(201, schemas.Cycle)
 @bp.alt_response(409, schema=schemas.Error, description="A session is running or paused")
 def create_cycle(_fields):
@@ -106,7 +106,7 @@ def list_cycle_sessions(cycle_id):
 
 
 @bp.route("/sessions", methods=["POST"])
-@bp.arguments(schemas.NewSession)
+@bp.arguments(schemas.NewSession, required=False)  # every field is optional, so the body is too
 @bp.response(201, schemas.Session)
 @bp.alt_response(409, schema=schemas.Error, description="A session is already running or paused, or the cycle is finished")
 def start_session(fields):
