@@ -170,3 +170,49 @@ def _try_open(stack, token):
         return open_socket(stack, f"?token={token}")
     except websocket.WebSocketBadStatusException:
         return None
+
+
+# -- bodies the server reads itself ---------------------------------------------------
+
+def exchange(stack, raw: bytes) -> tuple[int, dict, bytes]:
+    """Send `raw` as it is; the status, headers and body of the answer."""
+    with sockets.create_connection(("127.0.0.1", stack.port), timeout=10) as conn:
+        conn.sendall(raw)
+        data = b""
+        while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+        while len(body) < int(headers.get("content-length", "0")) and (chunk := conn.recv(65536)):
+            body += chunk
+    return int(status_line.split()[1]), headers, body
+
+
+def chunked(stack, path: str, chunks: list[bytes], token: str | None = None) -> bytes:
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{stack.port}\r\nContent-Type: application/json\r\n"
+            f"{auth}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+    return head + b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks) + b"0\r\n\r\n"
+
+
+def test_a_chunked_body_over_the_limit_is_a_413_like_a_declared_one(stack):
+    body = b'{"email": "big@example.org", "password": "correct horse", "name": "' + b"x" * 70_000 + b'"}'
+    parts = [body[i:i + 8192] for i in range(0, len(body), 8192)]
+    status, headers, answer = exchange(stack, chunked(stack, "/users", parts))
+    assert status == 413 and headers["content-type"].startswith("application/json")
+    assert json.loads(answer)["error"]["code"] == "too_large"
+
+
+def test_a_chunked_body_within_the_limit_is_read_whole(stack):
+    body = json.dumps({"email": "chunks@example.org", "password": "correct horse"}).encode()
+    status, _, answer = exchange(stack, chunked(stack, "/users", [body[:10], body[10:]]))
+    assert status == 201, answer
+
+
+def test_malformed_chunks_are_a_400_not_a_500(stack):
+    head = (f"POST /users HTTP/1.1\r\nHost: 127.0.0.1:{stack.port}\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+    for bad in (b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n"):
+        status, _, answer = exchange(stack, head + bad)
+        assert 400 <= status < 500, (bad, status, answer[:200])
