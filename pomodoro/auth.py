@@ -1,15 +1,16 @@
 """Who is asking: browser sessions (Flask-Login) and bearer tokens."""
 import json
+from datetime import timedelta
 
 from flask import abort, current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 from flask_smorest import Blueprint
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from . import schemas
+from . import background, schemas
 from .errors import error_response
 from .extensions import csrf, db, limiter, login_manager
-from .models import ApiToken, BrowserSession, User
+from .models import ApiToken, BrowserSession, User, utcnow
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", description="API tokens")
 
@@ -69,6 +70,17 @@ def revoke(record: ApiToken) -> None:
     db.session.delete(record)
     db.session.commit()
     _events().disconnect(user_id, credential)
+
+
+@background.every(3600)
+def forget_old_log_ins() -> None:
+    """A log-in lives as long as its remember-me cookie could (Flask-Login's
+    REMEMBER_COOKIE_DURATION, a year by default); older ones are deleted."""
+    lifetime = current_app.config.get("REMEMBER_COOKIE_DURATION") or timedelta(days=365)
+    if isinstance(lifetime, int):
+        lifetime = timedelta(seconds=lifetime)
+    db.session.execute(delete(BrowserSession).where(BrowserSession.created_at < utcnow() - lifetime))
+    db.session.commit()
 
 
 def token_credential(record: ApiToken) -> str:

@@ -228,3 +228,21 @@ def test_the_migration_gives_existing_addresses_their_keys_and_keeps_every_row(e
         assert emails == [email for _, email, _ in rows]
         db.session.rollback()
         db.engine.dispose()
+
+
+def test_log_ins_older_than_a_remember_cookie_are_forgotten(app, ada):
+    from datetime import timedelta
+
+    from pomodoro.auth import forget_old_log_ins
+    from pomodoro.extensions import db
+    from pomodoro.models import BrowserSession, utcnow
+
+    browser = signed_in(app)
+    with app.app_context():  # each look at the database in a context of its own, as in test_pages
+        for record in db.session.scalars(db.select(BrowserSession)):
+            record.created_at = utcnow() - timedelta(days=366)
+        db.session.commit()
+    fresh = signed_in(app)
+    with app.app_context():
+        forget_old_log_ins()
+    assert not is_signed_in(browser.client) and is_signed_in(fresh.client)
