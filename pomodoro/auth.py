@@ -7,7 +7,7 @@ from flask_login import current_user, login_user, logout_user
 from flask_smorest import Blueprint
 from sqlalchemy import delete, select
 
-from . import background, schemas
+from . import background, schemas, tokens
 from .errors import error_response
 from .extensions import csrf, db, limiter, login_manager
 from .models import ApiToken, BrowserSession, User, utcnow
@@ -104,6 +104,7 @@ def load_user_from_token(req):
     if record is None:
         return None
     g.api_token = record
+    tokens.touch(record)
     return record.user
 
 
@@ -181,9 +182,7 @@ def create_token(credentials):
     user = User.authenticate(credentials["email"], credentials["password"])
     if user is None:
         abort(401, "Wrong e-mail or password.")
-    record, secret = ApiToken.issue(user)
-    db.session.add(record)
-    db.session.commit()
+    record, secret = tokens.create(user)
     return {"token": secret, "token_type": "Bearer"}
 
 

@@ -2,7 +2,7 @@
 and finished-looking error pages for people in a browser."""
 import logging
 
-from flask import current_app, render_template, request
+from flask import current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -14,6 +14,7 @@ from .actions import NotFound
 from .extensions import db
 
 log = logging.getLogger(__name__)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 CODES = {
     400: "malformed",
@@ -119,9 +120,22 @@ def handle_integrity_error(error: IntegrityError | StaleDataError):
 
 def handle_database_unavailable(error: OperationalError | InterfaceError):
     """The database could not be reached (restarting, say): a clear 503 to try
-    again shortly, rather than a 500 that reads like a bug."""
-    log.warning("database unavailable: %s", error)
+    again shortly, rather than a 500 that reads like a bug.
+
+    The pool does not ping each connection before use (a round trip on every
+    request), so a connection the server dropped is found when a request uses
+    it. A read then runs once more, on a fresh connection (the pool drops every
+    connection older than the one found dead); a write answers 503, since
+    whether it was stored cannot be known here."""
     db.session.rollback()
+    if error.connection_invalidated and request.method in SAFE_METHODS and not g.get("retried_read"):
+        g.retried_read = True
+        g.pop("_login_user", None)  # authenticate again, on the fresh connection
+        try:
+            return current_app.preprocess_request() or current_app.dispatch_request()
+        except Exception as again:  # noqa: BLE001 (answered like any error of the request)
+            return current_app.handle_user_exception(again)
+    log.warning("database unavailable: %s", error)
     message = "The service is briefly unavailable; try again in a moment."
     if wants_html():
         current_app.login_manager._update_request_context_with_user()  # the page shows no one: no user to load
