@@ -175,7 +175,7 @@ def unknown_task_is_invalid():
 
 
 @bp.route("/sessions/<session_id>", methods=["PATCH"])
-@bp.arguments(schemas.SessionChange)
+@bp.arguments(schemas.SessionChange, required=False)  # every field is optional, so the body is too
 @bp.response(200, schemas.Session)
 def update_session(changes, session_id):
     """Change the task a session counts toward (null: none) or its note, whatever its status."""
