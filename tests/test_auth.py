@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from pomodoro.extensions import db
+from pomodoro.models import BrowserSession
 
 from .test_api import assert_error, person, stored_rows, wait_for
 
@@ -105,8 +106,12 @@ def page_csrf_token(client) -> str:
 @pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True}], ids=["CSRF on"])
 def test_a_cookie_authenticated_write_needs_the_csrf_token(client, app):
     ada = person(app)
+    with app.app_context():  # signed in, as the login page would leave the browser
+        log_in_record = BrowserSession(user_id=ada.id)
+        db.session.add(log_in_record)
+        db.session.commit()
     with client.session_transaction() as browser_session:
-        browser_session["_user_id"] = ada.id  # signed in, as the login page would leave the browser
+        browser_session["_user_id"] = log_in_record.id
     me = client.get("/users/me")
     assert me.status_code == 200 and me.json["id"] == ada.id  # reads need only the cookie
 

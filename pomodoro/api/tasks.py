@@ -36,7 +36,7 @@ def get_task(task_id):
 
 
 @bp.route("/tasks/<task_id>", methods=["PATCH"])
-@bp.arguments(schemas.TaskChange)
+@bp.arguments(schemas.TaskChange, required=False)  # every field is optional, so the body is too
 @bp.response(200, schemas.Task)
 @bp.alt_response(409, schema=schemas.Error, description="A done task cannot be made active")
 def update_task(changes, task_id):

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import actions, schemas
+from ..auth import limit_signups
 from ..extensions import db
 from ..models import Cycle, User
 from . import protect
@@ -25,9 +26,11 @@ def own_user(user_id: str) -> User:
 
 @bp.route("/users", methods=["POST"])
 @bp.doc(security=[])  # open to anyone: this is how an account begins
+@limit_signups
 @bp.arguments(schemas.SignUp)
 @bp.response(201, schemas.User)
 @bp.alt_response(409, schema=schemas.Error, description="The e-mail is taken")
+@bp.alt_response(429, schema=schemas.Error, description="Too many sign-ups from this address; wait and try again")
 def create_user(fields):
     """Sign up."""
     if User.by_email(fields["email"]) is not None:
@@ -58,7 +61,7 @@ def get_user(user_id):
 
 
 @bp.route("/users/<user_id>/configuration", methods=["PATCH"])
-@bp.arguments(schemas.ConfigurationChange)
+@bp.arguments(schemas.ConfigurationChange, required=False)  # every field is optional, so the body is too
 @bp.response(200, schemas.Configuration)
 def update_configuration(changes, user_id):
     """Change any of the timer settings; new sessions use them."""
@@ -66,7 +69,7 @@ def update_configuration(changes, user_id):
 
 
 @bp.route("/cycles", methods=["POST"])
-@bp.arguments(schemas.NewCycle)
+@bp.arguments(schemas.NewCycle, required=False)  # every field is optional, so the body is too
 @bp.response(201, schemas.Cycle)
 @bp.alt_response(409, schema=schemas.Error, description="A session is running or paused")
 def create_cycle(_fields):
@@ -106,7 +109,7 @@ def list_cycle_sessions(cycle_id):
 
 
 @bp.route("/sessions", methods=["POST"])
-@bp.arguments(schemas.NewSession)
+@bp.arguments(schemas.NewSession, required=False)  # every field is optional, so the body is too
 @bp.response(201, schemas.Session)
 @bp.alt_response(409, schema=schemas.Error, description="A session is already running or paused, or the cycle is finished")
 def start_session(fields):
@@ -172,7 +175,7 @@ def unknown_task_is_invalid():
 
 
 @bp.route("/sessions/<session_id>", methods=["PATCH"])
-@bp.arguments(schemas.SessionChange)
+@bp.arguments(schemas.SessionChange, required=False)  # every field is optional, so the body is too
 @bp.response(200, schemas.Session)
 def update_session(changes, session_id):
     """Change the task a session counts toward (null: none) or its note, whatever its status."""

@@ -85,9 +85,10 @@ def time_zones() -> list[str]:
 
 
 def settings_page(form: dict, errors: dict | None = None, alert: str | None = None,
-                  saved: bool = False, status: int = 200):
+                  saved: bool = False, status: int = 200, password_errors: dict | None = None):
     return page("settings.html", "settings_form", status, form=form, errors=errors or {},
-                alert=alert, saved=saved, zones=time_zones(), feed=feed_state())
+                alert=alert, saved=saved, zones=time_zones(), feed=feed_state(),
+                password_errors=password_errors or {})
 
 
 @bp.route("/settings", methods=["GET", "POST"])
