@@ -59,11 +59,23 @@ def listed(user: User, state: str = "open") -> list[Task]:
     return with_progress(user, db.session.scalars(query.order_by(Task.position, Task.created_at)).all())
 
 
-def plan(user: User, open_tasks: list[Task], now: datetime | None = None) -> planning.Plan:
-    """The plan for the open tasks (with their progress) from `now`."""
+def done_recently(user: User, limit: int):
+    """The query for the user's `limit` most recently done tasks."""
+    return (select(Task).where(Task.user_id == user.id, Task.done)
+            .order_by(Task.done_at.desc(), Task.id).limit(limit))
+
+
+def done_count(user: User) -> int:
+    return db.session.scalar(select(func.count()).where(Task.user_id == user.id, Task.done))
+
+
+def plan(user: User, open_tasks: list[Task], now: datetime | None = None, current=None, cycle=None) -> planning.Plan:
+    """The plan for the open tasks (with their progress) from `now`; the
+    current session and active cycle are looked up unless the caller has them."""
     now = now or utcnow()
-    current = actions.current_session(user, now)
-    cycle = current.cycle if current is not None else actions.active_cycle(user)
+    if current is None and cycle is None:
+        current = actions.current_session(user, now)
+        cycle = current.cycle if current is not None else actions.active_cycle(user)
     left = {task.id: task.estimated_pomodoros - task.completed_pomodoros for task in open_tasks}
     counts = current is not None and left.get(current.task_id, 0) > 0
     return planning.plan(planning.pomodoros_left(open_tasks), user, cycle, current, counts, now)

@@ -115,6 +115,8 @@ def form_expired(_error):
         return account.form_again(endpoint, EXPIRED, 400)
     if endpoint == "pages.settings":
         return settings.settings_page(request.form.to_dict(), alert=EXPIRED, status=400)
+    if endpoint in tasks.LIST_ENDPOINTS:
+        return tasks.tasks_answer(EXPIRED, 400)
     if endpoint == "pages.logout":
         flash(EXPIRED, "error")
         return see_other("pages.index")
