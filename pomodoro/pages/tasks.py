@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import Session, utcnow
 from ..schemas import Extension, Interruption, NewTask, SessionChange, TaskChange
 from . import bp, htmx, page, see_other
-from .timer import timer_answer
+from .timer import _act as timer_act, timer_answer
 
 DONE_SHOWN = 20  # the most recently done tasks listed under the fold
 NOTE_PROMPT_FOR = timedelta(hours=1)  # how long after a focus session ends its note is asked for
@@ -181,20 +181,12 @@ def delete_task(task_id):
 
 # -- the timer's task controls -------------------------------------------------------------
 
-def _timer_do(action, *args):
-    try:
-        action(current_user, *args)
-    except (rules.Refused, actions.NotFound) as error:
-        return timer_answer(f"{error} This is where things stand now.", 409)
-    return timer_answer()
-
-
 @bp.route("/sessions/extend", methods=["POST"])
 def extend():
     fields, problem = _valid(Extension(), {"seconds": request.form.get("seconds", type=int) or 0})
     if problem:
         return timer_answer(problem, 422)
-    return _timer_do(actions.extend_session, request.form.get("session_id", ""), fields["seconds"])
+    return timer_act(actions.extend_session, request.form.get("session_id", ""), fields["seconds"])
 
 
 @bp.route("/sessions/interrupted", methods=["POST"])
@@ -202,7 +194,7 @@ def interrupted():
     fields, problem = _valid(Interruption(), {"kind": request.form.get("kind", "")})
     if problem:
         return timer_answer(problem, 422)
-    return _timer_do(actions.log_interruption, request.form.get("session_id", ""), fields["kind"])
+    return timer_act(actions.log_interruption, request.form.get("session_id", ""), fields["kind"])
 
 
 @bp.route("/sessions/note", methods=["POST"])
@@ -215,7 +207,7 @@ def note():
     fields, problem = _valid(SessionChange(), {"note": request.form["note"].strip()})
     if problem:
         return timer_answer(problem, 422)
-    return _timer_do(actions.update_session, session_id, fields)
+    return timer_act(actions.update_session, session_id, fields)
 
 
 def session_editing(session_id: str | None) -> dict:
