@@ -196,3 +196,16 @@ def test_history_shows_and_changes_a_sessions_task_and_note(ada, app):
     saved = stored(app, Session, session_id)
     assert (saved.note, saved.task_id) == ("Wrote the intro", other)
     assert "Wrote the intro" in ada.get("/history").text
+
+
+def test_a_long_list_shows_its_first_fifty_and_the_rest_on_request(ada):
+    for number in range(52):
+        ada.post("/tasks/add", {"title": f"Task {number}"})
+    page = ada.get("/").text
+    assert len(task_ids(page)) == 50
+    assert "Show all 52 open tasks" in page
+    everything = ada.get("/?all=1").text
+    assert len(task_ids(everything)) == 52 and "Show all" not in everything
+    last = task_ids(everything)[-1]
+    response = ada.post(f"/tasks/{last}/move/up", {"all": "1"})
+    assert response.headers["Location"] == "/?all=1#tasks", "the whole list stays shown"

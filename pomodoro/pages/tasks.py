@@ -21,6 +21,7 @@ from ..schemas import Extension, Interruption, NewTask, SessionChange, TaskChang
 from . import bp, htmx, page, see_other
 from .timer import _act as timer_act, timer_answer
 
+SHOWN = 50  # open tasks listed at first; the rest a click away
 DONE_SHOWN = 20  # the most recently done tasks listed under the fold
 NOTE_PROMPT_FOR = timedelta(hours=1)  # how long after a focus session ends its note is asked for
 DISMISSED = "note_dismissed"
@@ -32,15 +33,22 @@ LIST_ENDPOINTS = {"pages.add_task", "pages.change_task", "pages.estimate", "page
 # -- what the timer page shows ------------------------------------------------------
 
 def tasks_context(alert: str | None = None, editing: str | None = None, session=None, cycle=None) -> dict:
-    """The task list with the plan (`session` and `cycle`: the timer's, when the caller has them)."""
+    """The task list with the plan (`session` and `cycle`: the timer's, when
+    the caller has them). The first SHOWN open tasks are listed unless all
+    are asked for (`?all=1`), so the page costs the same however long the list."""
     user = current_user
-    now = utcnow()
-    open_tasks = tasks.listed(user, "open")
-    done = db.session.scalars(tasks.done_recently(user, DONE_SHOWN)).all()
-    return {"open_tasks": open_tasks, "done_tasks": tasks.with_progress(user, done),
-            "done_count": tasks.done_count(user), "plan": tasks.plan(user, open_tasks, now, session, cycle),
+    showing_all = _showing_all()
+    estimates = tasks.open_estimates(user)
+    return {"open_tasks": tasks.listed(user, "open", None if showing_all else SHOWN),
+            "open_count": len(estimates), "showing_all": showing_all,
+            "done_tasks": db.session.scalars(tasks.done_recently(user, DONE_SHOWN)).all(),
+            "done_count": tasks.done_count(user), "plan": tasks.plan(user, estimates, utcnow(), session, cycle),
             "task_alert": alert, "editing": editing,
             "tasks_url": url_for("pages.add_task").rsplit("/", 1)[0]}
+
+
+def _showing_all() -> bool:
+    return request.values.get("all") == "1"
 
 
 def working_on(session, up_type: str):
@@ -77,7 +85,7 @@ def tasks_answer(alert: str | None = None, status: int = 200, editing: str | Non
         return page("timer.html", "tasks", status, **tasks_context(alert, editing))
     if alert:
         flash(alert, "error")
-    return see_other("pages.index", _anchor="tasks")
+    return see_other("pages.index", _anchor="tasks", **({"all": "1"} if _showing_all() else {}))
 
 
 def _do(action, *args):

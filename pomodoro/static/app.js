@@ -452,7 +452,10 @@
 
   function swapList(verb, url, source, values) {
     if (!window.htmx || !url) return false;
-    window.htmx.ajax(verb, url, { source: source, target: '#tasks', swap: 'outerHTML', values: values || {} });
+    var tasks = document.getElementById('tasks');
+    values = values || {};
+    if (tasks && tasks.dataset.all) values.all = '1';  // the whole list stays shown
+    window.htmx.ajax(verb, url, { source: source, target: '#tasks', swap: 'outerHTML', values: values });
     return true;
   }
 
@@ -470,6 +473,8 @@
     } else if (edit && swapList('GET', edit.dataset.edit, edit)) {
       event.preventDefault();
       focusAfterSwap = '#task-' + rowOf(edit).dataset.task + ' .task-edit input[name="title"]';
+    } else if (target.closest('a[data-list]') && swapList('GET', target.closest('a[data-list]').dataset.list, target)) {
+      event.preventDefault();
     } else if (target.closest('.task-cancel') && swapList('GET', listUrl(), target)) {
       event.preventDefault();
     }
