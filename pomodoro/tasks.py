@@ -56,12 +56,14 @@ def done_count(user: User) -> int:
     return db.session.scalar(select(func.count()).where(Task.user_id == user.id, Task.done))
 
 
-def plan(user: User, open_tasks: list, now: datetime | None = None, current=None, cycle=None) -> planning.Plan:
+def plan(user: User, open_tasks: list, now: datetime | None = None, timer: tuple | None = None) -> planning.Plan:
     """The plan for the open tasks (anything with their estimate and completed
-    pomodoros) from `now`; the current session and active cycle are looked up
-    unless the caller has them."""
+    pomodoros) from `now`; `timer` is the current session and active cycle
+    (either may be None), looked up unless the caller has them."""
     now = now or utcnow()
-    if current is None and cycle is None:
+    if timer is not None:
+        current, cycle = timer
+    else:
         current = actions.current_session(user, now)
         cycle = current.cycle if current is not None else actions.active_cycle(user)
     left = {task.id: task.estimated_pomodoros - task.completed_pomodoros for task in open_tasks}

@@ -32,9 +32,9 @@ LIST_ENDPOINTS = {"pages.add_task", "pages.change_task", "pages.estimate", "page
 
 # -- what the timer page shows ------------------------------------------------------
 
-def tasks_context(alert: str | None = None, editing: str | None = None, session=None, cycle=None) -> dict:
-    """The task list with the plan (`session` and `cycle`: the timer's, when
-    the caller has them). The first SHOWN open tasks are listed unless all
+def tasks_context(alert: str | None = None, editing: str | None = None, timer: tuple | None = None) -> dict:
+    """The task list with the plan (`timer`: the current session and active
+    cycle, when the caller has them). The first SHOWN open tasks are listed unless all
     are asked for (`?all=1`), so the page costs the same however long the list."""
     user = current_user
     showing_all = _showing_all()
@@ -42,7 +42,7 @@ def tasks_context(alert: str | None = None, editing: str | None = None, session=
     return {"open_tasks": tasks.listed(user, "open", None if showing_all else SHOWN),
             "open_count": len(estimates), "showing_all": showing_all,
             "done_tasks": db.session.scalars(tasks.done_recently(user, DONE_SHOWN)).all(),
-            "done_count": tasks.done_count(user), "plan": tasks.plan(user, estimates, utcnow(), session, cycle),
+            "done_count": tasks.done_count(user), "plan": tasks.plan(user, estimates, utcnow(), timer),
             "task_alert": alert, "editing": editing,
             "tasks_url": url_for("pages.add_task").rsplit("/", 1)[0]}
 

@@ -99,7 +99,7 @@ def index():
     if htmx():
         return page("timer.html", "timer", **context)
     return page("timer.html", "timer", **context,
-                **tasks_context(editing=editing, session=context["session"], cycle=context["cycle"]))
+                **tasks_context(editing=editing, timer=(context["session"], context["cycle"])))
 
 
 def _act(action, *args):
