@@ -214,6 +214,7 @@ def start_session(user: User, cycle_id: str | None = None, session_type: str | N
     """Start a session; a focus session counts toward `task_id` (None: no task),
     by default the active task."""
     now = now or utcnow()
+    named = None if task_id in (ACTIVE_TASK, None) else own_task(user, task_id)  # an unknown one is bad input first
     if settle(user, now) is not None:
         raise rules.Refused("A session is already running or paused.")
     if cycle_id is not None:
@@ -224,7 +225,7 @@ def start_session(user: User, cycle_id: str | None = None, session_type: str | N
         cycle = active_cycle(user) or _new_cycle(user, now)
     session = _new_session(user, cycle, session_type or cycle.next_session_type, now)
     if task_id is not ACTIVE_TASK and session.type == rules.WORK:
-        session.task_id = task_id and own_task(user, task_id).id
+        session.task_id = named and named.id
     said.announce(user.id, said.SESSION_STARTED, {"session": session_json(session)})
     said.commit("A session is already running or paused.")
     _timers().schedule(session)
@@ -309,7 +310,7 @@ def update_session(user: User, session_id: str, changes: dict, now: datetime | N
     note is often written after the end)."""
     session = get_session(user, session_id, now)
     if "task_id" in changes:
-        task_id = changes["task_id"] and own_task(user, changes["task_id"]).id
+        task_id = None if changes["task_id"] is None else own_task(user, changes["task_id"]).id
         if task_id != session.task_id and session.status == rules.COMPLETED:  # its count moves too
             count_toward(session.task_id, session, -1)
             count_toward(task_id, session)
