@@ -512,11 +512,35 @@ class Interruption(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(("internal", "external")))
 
 
-_task = Task()
+_task, _plan = Task(), Plan()
 
 
 def task_json(task) -> dict:
     return _task.dump(task)
+
+
+def plan_json(plan) -> dict:
+    return _plan.dump(plan)
+
+
+def task_rows_json(rows) -> list[dict]:
+    """`Task` dumps of many table rows at once, for `GET /tasks`: the same JSON
+    as `task_json` (tests/test_tasks_api.py holds them equal) at a fraction of
+    the cost, since marshmallow's per-field work dominates a list of hundreds."""
+    names = [name for name in _task.fields if name not in _TIMES]
+    timestamp = Timestamp()
+    items = []
+    for row in rows:
+        item = {name: getattr(row, name) for name in names}
+        for name in _TIMES:
+            item[name] = timestamp._serialize(getattr(row, name), name, row)
+        items.append(item)
+    return items
+
+
+_TIMES = ("done_at", "created_at", "updated_at")
+
+
 class Queued(Schema):
     delivery_id = fields.String()
 

@@ -12,6 +12,7 @@ from .. import actions, rules
 from ..extensions import db
 from ..models import Cycle, Session, utcnow
 from . import bp, page
+from .tasks import session_editing
 
 PAGE_SIZE = 10
 LAST_PAGE = 100_000
@@ -42,10 +43,11 @@ def history():
     owned = select(Cycle).where(Cycle.user_id == user.id)
     total = db.session.scalar(select(func.count()).select_from(owned.subquery()))
     cycles = db.session.scalars(
-        owned.options(selectinload(Cycle.sessions))
+        owned.options(selectinload(Cycle.sessions).joinedload(Session.task))
         .order_by(Cycle.created_at.desc(), Cycle.id.desc())
         .limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)
     ).all()
     zone = ZoneInfo(user.timezone)
     return page("history.html", "history", cycles=cycles, page=number, zone=zone, now=now,
-                pages=max(1, -(-total // PAGE_SIZE)), totals=totals(user, zone, now))
+                pages=max(1, -(-total // PAGE_SIZE)), totals=totals(user, zone, now),
+                **session_editing(request.args.get("edit")))
