@@ -79,6 +79,13 @@ def reports_page():
     return page("reports.html", "report", 422 if context["alert"] else 200, **context)
 
 
+@bp.app_template_filter("hours_minutes")
+def hours_minutes(seconds: float) -> str:
+    """A total to the minute: "291 h 40 min", "25 min", "0 min"."""
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
 @bp.app_template_filter("minutes_short")
 def minutes_short(minutes: float) -> str:
     """An axis label: 45m, 2h, 1h30."""
