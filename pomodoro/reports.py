@@ -19,7 +19,7 @@ from .extensions import db
 from .models import Session, Task, User
 
 NOTHING = (0.0, 0, 0, 0)
-STREAK_LOOKBACK = 62  # days the timer page's streak reads before it reads the whole history
+STREAK_WINDOWS = (31, 400, None)  # days read back for the current streak (None: all of them)
 
 
 def focused_seconds():
@@ -75,9 +75,13 @@ class Stats:
     estimates: dict = field(default_factory=dict)
 
     def as_json(self) -> dict:
-        return {"from_": self.first, "to": self.last, "timezone": self.zone.key, "totals": self.totals,
-                "days": self.days, "hours": self.hours, "tasks": self.tasks, "tags": self.tags,
-                "streak": self.streak, "estimates": self.estimates}
+        """The body of GET /stats, exactly as `schemas.Stats` writes it, built directly:
+        dumping ten years of days through the schema took longer than counting them."""
+        return {"from": self.first.isoformat(), "to": self.last.isoformat(), "timezone": self.zone.key,
+                "totals": self.totals, "hours": self.hours, "tasks": self.tasks, "tags": self.tags,
+                "streak": self.streak, "estimates": self.estimates,
+                "days": [{"date": row["date"].isoformat(), "focused_seconds": row["focused_seconds"],
+                          "work_sessions": row["work_sessions"]} for row in self.days]}
 
 
 def counts_by(user: User, key, start: datetime, end: datetime) -> dict:
@@ -126,18 +130,30 @@ def goal_days(user: User, zone: ZoneInfo, since: datetime | None, now: datetime)
     return [as_date(row) for row in rows]
 
 
-def streak(user: User, now: datetime, whole_history: bool = True) -> dict:
-    """The current and longest streak. Without `whole_history` only the current
-    one is wanted: the recent days are read first, the rest only when the streak
-    runs back past them."""
+def current_streak(user: User, now: datetime) -> int:
+    """Days in a row, ending today or yesterday, the goal was met. The recent
+    days are read first; further back only when the run reaches past them."""
     zone = ZoneInfo(user.timezone)
     today = days.local_day(now, zone)
-    if not whole_history:
-        since = days.day_start(today - timedelta(days=STREAK_LOOKBACK), zone)
+    for window in STREAK_WINDOWS:
+        since = days.day_start(today - timedelta(days=window), zone) if window else None
         current, _ = days.streaks(goal_days(user, zone, since, now), today)
-        if current <= STREAK_LOOKBACK - 2:
-            return {"current": current, "longest": None, "goal": user.daily_goal}
-    current, longest = days.streaks(goal_days(user, zone, None, now), today)
+        if window is None or current < window - 1:
+            return current
+    return 0  # (not reached: the last window is the whole history)
+
+
+def streak(user: User, now: datetime, day_rows: list[dict]) -> dict:
+    """The current streak, and the longest run of goal days within the range of `day_rows`
+    (which give the current one too when they reach today and further back than it runs)."""
+    met = [row["date"] for row in day_rows if row["work_sessions"] >= max(user.daily_goal, 1)]
+    if not day_rows:
+        return {"current": current_streak(user, now), "longest": 0, "goal": user.daily_goal}
+    _, longest = days.streaks(met, day_rows[-1]["date"])
+    today = days.local_day(now, ZoneInfo(user.timezone))
+    current, _ = days.streaks(met, today)
+    if not (day_rows[-1]["date"] >= today and current < (today - day_rows[0]["date"]).days - 1):
+        current = current_streak(user, now)
     return {"current": current, "longest": longest, "goal": user.daily_goal}
 
 
@@ -152,13 +168,14 @@ def totals_of(day_rows: list[dict]) -> dict:
 
 
 def per_task(user: User, start: datetime, end: datetime) -> list[dict]:
-    """Focus by task over [start, end), most first; sessions of no task (or of a deleted one) as one."""
-    seconds = func.sum(focused_seconds())
+    """Focus by task over [start, end), most first; sessions of no task (or of a deleted one) as one.
+    Grouped by task id first, so only the groups are joined to their titles."""
+    by_task = (select(Session.task_id, func.sum(focused_seconds()).label("seconds"), func.count().label("sessions"))
+               .where(*counted(user), Session.started_at >= start, Session.started_at < end)
+               .group_by(Session.task_id).subquery())
     rows = db.session.execute(
-        select(Task.id, Task.title, seconds, func.count())
-        .select_from(Session).outerjoin(Task, Session.task_id == Task.id)
-        .where(*counted(user), Session.started_at >= start, Session.started_at < end)
-        .group_by(Task.id, Task.title).order_by(seconds.desc(), Task.title)
+        select(by_task.c.task_id, Task.title, by_task.c.seconds, by_task.c.sessions)
+        .outerjoin(Task, Task.id == by_task.c.task_id).order_by(by_task.c.seconds.desc(), Task.title)
     ).all()
     return [{"task_id": row[0], "title": row[1] if row[0] else "No task", "focused_seconds": round(float(row[2] or 0), 3),
              "work_sessions": row[3]} for row in rows]
@@ -198,15 +215,19 @@ def estimates(user: User, start: datetime, end: datetime) -> dict:
             "mean_ratio": round(sum(ratios) / len(ratios), 3) if ratios else None}
 
 
-def stats(user: User, first: date, last: date, now: datetime | None = None) -> Stats:
-    """Everything /stats and the reports page show for the local days `first` to `last`."""
+def stats(user: User, first: date, last: date, now: datetime | None = None, wider: list[dict] | None = None) -> Stats:
+    """Everything /stats and the reports page show for the local days `first` to `last`
+    (their days taken from `wider`, per_day rows of a range holding them, when given)."""
     now = now or datetime.now(UTC)
     zone = ZoneInfo(user.timezone)
-    day_rows = per_day(user, zone, first, last)
+    if wider is None:
+        day_rows = per_day(user, zone, first, last)
+    else:
+        day_rows = [row for row in wider if first <= row["date"] <= last]
     start, end = days.utc_span(first, last, zone)
     return Stats(first=first, last=last, zone=zone, goal=user.daily_goal, days=day_rows,
                  hours=per_hour(user, zone, first, last), totals=totals_of(day_rows),
-                 streak=streak(user, now), tasks=per_task(user, start, end), tags=per_tag(user, start, end),
+                 streak=streak(user, now, day_rows), tasks=per_task(user, start, end), tags=per_tag(user, start, end),
                  estimates=estimates(user, start, end))
 
 
@@ -216,4 +237,4 @@ def today(user: User, now: datetime) -> dict:
     day = days.local_day(now, zone)
     row = per_day(user, zone, day, day)[0]
     return {"done": row["work_sessions"], "goal": user.daily_goal,
-            "streak": streak(user, now, whole_history=False)["current"]}
+            "streak": current_streak(user, now)}

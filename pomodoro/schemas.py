@@ -240,8 +240,8 @@ class StatsTotals(Schema):
 
 class Streak(Schema):
     current = fields.Integer(metadata={"description": "Days in a row, ending today or yesterday, the goal was met."})
-    longest = fields.Integer()
-    goal = fields.Integer(metadata={"description": "The daily goal the streak is counted against (0: one session)."})
+    longest = fields.Integer(metadata={"description": "The longest run of days the goal was met within the range."})
+    goal = fields.Integer(metadata={"description": "The daily goal the streaks are counted against (0: one session)."})
 
 
 class TaskTime(Schema):

@@ -4,7 +4,7 @@ import secrets
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Response, stream_with_context, url_for
+from flask import Response, jsonify, stream_with_context, url_for
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 from sqlalchemy import select
@@ -56,7 +56,7 @@ def get_stats(query):
     both ends included; the last week by default)."""
     now = utcnow()
     first, last = stats_range(query, current_user, now)
-    return reports.stats(current_user, first, last, now).as_json()
+    return jsonify(reports.stats(current_user, first, last, now).as_json())  # as documented; see Stats.as_json
 
 
 def export_range(query: dict, user: User) -> tuple[datetime | None, datetime | None]:
