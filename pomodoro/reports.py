@@ -84,34 +84,53 @@ class Stats:
                           "work_sessions": row["work_sessions"]} for row in self.days]}
 
 
+def measures():
+    return (func.sum(focused_seconds()), func.count(),
+            func.sum(Session.interruptions_internal), func.sum(Session.interruptions_external))
+
+
+def measured(row) -> tuple:
+    return round(float(row[0] or 0), 3), row[1], int(row[2] or 0), int(row[3] or 0)
+
+
 def counts_by(user: User, key, start: datetime, end: datetime) -> dict:
     """{key: (focused seconds, sessions, internal and external interruptions)}
     for the counted sessions started in [start, end)."""
     key = key.label("key")
     rows = db.session.execute(
-        select(key, func.sum(focused_seconds()), func.count(),
-               func.sum(Session.interruptions_internal), func.sum(Session.interruptions_external))
+        select(key, *measures())
         .where(*counted(user), Session.started_at >= start, Session.started_at < end)
         .group_by(key)
     ).all()
-    return {row[0]: (round(float(row[1] or 0), 3), row[2], int(row[3] or 0), int(row[4] or 0)) for row in rows}
+    return {row[0]: measured(row[1:]) for row in rows}
 
 
-def per_day(user: User, zone: ZoneInfo, first: date, last: date) -> list[dict]:
-    """Every local day from `first` to `last`: focused seconds and completed focus sessions."""
-    start, end = days.utc_span(first, last, zone)
-    found = {as_date(key): value for key, value in counts_by(user, local_date(zone, start, end), start, end).items()}
+def day_rows(found: dict, first: date, last: date) -> list[dict]:
+    """Every local day from `first` to `last` with what `found` counted on it."""
+    found = {as_date(key): value for key, value in found.items()}
     return [{"date": day, "focused_seconds": found.get(day, NOTHING)[0], "work_sessions": found.get(day, NOTHING)[1],
              "interruptions": {"internal": found.get(day, NOTHING)[2], "external": found.get(day, NOTHING)[3]}}
             for day in days.days_between(first, last)]
 
 
-def per_hour(user: User, zone: ZoneInfo, first: date, last: date) -> list[dict]:
-    """The 24 local hours of the day: focus started in each over the range."""
-    start, end = days.utc_span(first, last, zone)
-    found = {int(key): value for key, value in counts_by(user, local_hour(zone, start, end), start, end).items()}
+def hour_rows(found: dict) -> list[dict]:
+    found = {int(key): value for key, value in found.items()}
     return [{"hour": hour, "focused_seconds": found.get(hour, NOTHING)[0], "work_sessions": found.get(hour, NOTHING)[1]}
             for hour in range(24)]
+
+
+def task_rows(found: dict) -> list[dict]:
+    """Focus by task, most first, from counts keyed by task id ("" for no task, or a deleted one)."""
+    titles = dict(db.session.execute(select(Task.id, Task.title).where(Task.id.in_([key for key in found if key]))).all())
+    rows = [{"task_id": key or None, "title": titles.get(key, "No task") if key else "No task",
+             "focused_seconds": value[0], "work_sessions": value[1]} for key, value in found.items()]
+    return sorted(rows, key=lambda row: (-row["focused_seconds"], row["title"]))
+
+
+def per_day(user: User, zone: ZoneInfo, first: date, last: date) -> list[dict]:
+    """Every local day from `first` to `last`: focused seconds and completed focus sessions."""
+    start, end = days.utc_span(first, last, zone)
+    return day_rows(counts_by(user, local_date(zone, start, end), start, end), first, last)
 
 
 def goal_days(user: User, zone: ZoneInfo, since: datetime | None, now: datetime) -> list[date]:
@@ -167,20 +186,6 @@ def totals_of(day_rows: list[dict]) -> dict:
                               for kind in ("internal", "external")}}
 
 
-def per_task(user: User, start: datetime, end: datetime) -> list[dict]:
-    """Focus by task over [start, end), most first; sessions of no task (or of a deleted one) as one.
-    Grouped by task id first, so only the groups are joined to their titles."""
-    by_task = (select(Session.task_id, func.sum(focused_seconds()).label("seconds"), func.count().label("sessions"))
-               .where(*counted(user), Session.started_at >= start, Session.started_at < end)
-               .group_by(Session.task_id).subquery())
-    rows = db.session.execute(
-        select(by_task.c.task_id, Task.title, by_task.c.seconds, by_task.c.sessions)
-        .outerjoin(Task, Task.id == by_task.c.task_id).order_by(by_task.c.seconds.desc(), Task.title)
-    ).all()
-    return [{"task_id": row[0], "title": row[1] if row[0] else "No task", "focused_seconds": round(float(row[2] or 0), 3),
-             "work_sessions": row[3]} for row in rows]
-
-
 def tag_values():
     """A task's tags as a table of rows (a JSON array in either database)."""
     if db.engine.dialect.name == "postgresql":
@@ -220,15 +225,16 @@ def stats(user: User, first: date, last: date, now: datetime | None = None, wide
     (their days taken from `wider`, per_day rows of a range holding them, when given)."""
     now = now or datetime.now(UTC)
     zone = ZoneInfo(user.timezone)
-    if wider is None:
-        day_rows = per_day(user, zone, first, last)
-    else:
-        day_rows = [row for row in wider if first <= row["date"] <= last]
     start, end = days.utc_span(first, last, zone)
-    return Stats(first=first, last=last, zone=zone, goal=user.daily_goal, days=day_rows,
-                 hours=per_hour(user, zone, first, last), totals=totals_of(day_rows),
-                 streak=streak(user, now, day_rows), tasks=per_task(user, start, end), tags=per_tag(user, start, end),
-                 estimates=estimates(user, start, end))
+    if wider is None:
+        dated = day_rows(counts_by(user, local_date(zone, start, end), start, end), first, last)
+    else:
+        dated = [row for row in wider if first <= row["date"] <= last]
+    hours = counts_by(user, local_hour(zone, start, end), start, end)
+    by_task = counts_by(user, func.coalesce(Session.task_id, ""), start, end)
+    return Stats(first=first, last=last, zone=zone, goal=user.daily_goal, days=dated,
+                 hours=hour_rows(hours), totals=totals_of(dated), streak=streak(user, now, dated),
+                 tasks=task_rows(by_task), tags=per_tag(user, start, end), estimates=estimates(user, start, end))
 
 
 def today(user: User, now: datetime) -> dict:
