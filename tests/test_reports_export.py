@@ -88,7 +88,8 @@ def test_a_cell_that_would_be_a_formula_is_shown_as_text(text, shown):
 
 
 @pytest.mark.parametrize("query", [{"from": "2026-02-03", "to": "2026-02-02"}, {"from": "nope"},
-                                   {"from": "2000-01-01", "to": "2020-01-01"}])
+                                   {"from": "2000-01-01", "to": "2020-01-01"}, {"from": "0001-01-01"},
+                                   {"to": "9999-12-31"}])
 def test_export_refuses_a_bad_range(client, auth, query):
     account = auth.sign_up()
     for kind in ("csv", "json"):

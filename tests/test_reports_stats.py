@@ -187,6 +187,8 @@ def test_with_no_goal_one_session_a_day_makes_the_streak(client, auth, db):
     ({"to": "2026-2-1"}, "to"),
     ({"from": "2016-01-01", "to": "2026-02-17"}, "to"),  # 3,701 days
     ({"from": "2000-01-01"}, "to"),  # to today: far past 3,700 days
+    ({"from": "0001-01-01", "to": "0001-01-02"}, "from"),
+    ({"from": "9999-12-30", "to": "9999-12-31"}, "from"),
 ])
 def test_a_bad_range_is_a_422_naming_the_field(client, auth, query, field):
     account = auth.sign_up()
