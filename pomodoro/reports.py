@@ -162,18 +162,21 @@ def current_streak(user: User, now: datetime) -> int:
     return 0  # (not reached: the last window is the whole history)
 
 
-def streak(user: User, now: datetime, day_rows: list[dict]) -> dict:
-    """The current streak, and the longest run of goal days within the range of `day_rows`
-    (which give the current one too when they reach today and further back than it runs)."""
-    met = [row["date"] for row in day_rows if row["work_sessions"] >= max(user.daily_goal, 1)]
-    if not day_rows:
-        return {"current": current_streak(user, now), "longest": 0, "goal": user.daily_goal}
-    _, longest = days.streaks(met, day_rows[-1]["date"])
+def goal_met(user: User, day_rows: list[dict]) -> list[date]:
+    return [row["date"] for row in day_rows if row["work_sessions"] >= max(user.daily_goal, 1)]
+
+
+def streak(user: User, now: datetime, day_rows: list[dict], known: list[dict]) -> dict:
+    """The current streak, and the longest run of goal days within the range of `day_rows`.
+    `known` (day rows of a range holding theirs) gives the current one when it reaches
+    today and further back than the run goes; else it is read."""
+    goal = user.daily_goal
+    _, longest = days.streaks(goal_met(user, day_rows), day_rows[-1]["date"]) if day_rows else (0, 0)
     today = days.local_day(now, ZoneInfo(user.timezone))
-    current, _ = days.streaks(met, today)
-    if not (day_rows[-1]["date"] >= today and current < (today - day_rows[0]["date"]).days - 1):
+    current, _ = days.streaks(goal_met(user, known), today)
+    if not (known and known[-1]["date"] >= today and current < (today - known[0]["date"]).days - 1):
         current = current_streak(user, now)
-    return {"current": current, "longest": longest, "goal": user.daily_goal}
+    return {"current": current, "longest": longest, "goal": goal}
 
 
 def totals_of(day_rows: list[dict]) -> dict:
@@ -233,14 +236,15 @@ def stats(user: User, first: date, last: date, now: datetime | None = None, wide
     hours = counts_by(user, local_hour(zone, start, end), start, end)
     by_task = counts_by(user, func.coalesce(Session.task_id, ""), start, end)
     return Stats(first=first, last=last, zone=zone, goal=user.daily_goal, days=dated,
-                 hours=hour_rows(hours), totals=totals_of(dated), streak=streak(user, now, dated),
+                 hours=hour_rows(hours), totals=totals_of(dated), streak=streak(user, now, dated, wider or dated),
                  tasks=task_rows(by_task), tags=per_tag(user, start, end), estimates=estimates(user, start, end))
 
 
 def today(user: User, now: datetime) -> dict:
-    """The timer page's goal line: focus sessions completed today, the goal, the current streak."""
+    """The timer page's goal line: focus sessions completed today, the goal, the current
+    streak (from the same read of the recent days, unless the streak runs back past them)."""
     zone = ZoneInfo(user.timezone)
     day = days.local_day(now, zone)
-    row = per_day(user, zone, day, day)[0]
-    return {"done": row["work_sessions"], "goal": user.daily_goal,
-            "streak": current_streak(user, now)}
+    recent = per_day(user, zone, day - timedelta(days=STREAK_WINDOWS[0]), day)
+    return {"done": recent[-1]["work_sessions"], "goal": user.daily_goal,
+            "streak": streak(user, now, recent[-1:], recent)["current"]}
