@@ -5,11 +5,14 @@ The JSON API, the pages, the socket and the completion jobs all come through
 here, so the sequence is written once. Functions take the acting user and
 `now`, and raise `rules.Refused` (409) or `NotFound` (404).
 """
+from contextlib import contextmanager
 from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
 
 from . import announcements as said
 from . import rules
@@ -165,16 +168,29 @@ def _new_session(user: User, cycle: Cycle, session_type: str, now: datetime, pos
     return session
 
 
+@contextmanager
+def lost_race(refusal: str):
+    """A flush before the commit meets concurrent requests' changes as the
+    commit does: what the database refuses (a unique index, a stale version)
+    rolls back and is refused (409), never a 500."""
+    try:
+        yield
+    except (IntegrityError, StaleDataError):
+        db.session.rollback()
+        raise rules.Refused(refusal) from None
+
+
 def _new_cycle(user: User, now: datetime) -> Cycle:
     """A new active cycle, finishing the previous one."""
     previous = active_cycle(user)
-    if previous is not None:
-        rules.finish_cycle(previous, now)
-        db.session.flush()  # the previous cycle leaves 'active' before the new one takes its place
-        said.announce(user.id, said.CYCLE_FINISHED, {"cycle": cycle_json(previous)})
-    cycle = Cycle(user_id=user.id, long_break_interval=user.long_break_interval, created_at=now)
-    db.session.add(cycle)
-    db.session.flush()
+    with lost_race("Another request started a cycle meanwhile; try again."):
+        if previous is not None:
+            rules.finish_cycle(previous, now)
+            db.session.flush()  # the previous cycle leaves 'active' before the new one takes its place
+            said.announce(user.id, said.CYCLE_FINISHED, {"cycle": cycle_json(previous)})
+        cycle = Cycle(user_id=user.id, long_break_interval=user.long_break_interval, created_at=now)
+        db.session.add(cycle)
+        db.session.flush()
     said.announce(user.id, said.CYCLE_CREATED, {"cycle": cycle_json(cycle)})
     return cycle
 

@@ -1,7 +1,8 @@
 """One declaration per body: it validates requests, shapes responses and
 events, and writes the OpenAPI document."""
 from datetime import UTC, date
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import available_timezones
 
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate
 
@@ -47,11 +48,18 @@ class Timestamp(fields.DateTime):
 _is_plain_text = validate.Regexp(r"^[^\x00\ud800-\udfff]*$", error="Contains a character that is not allowed.")
 
 
+@cache
+def time_zone_names() -> frozenset[str]:
+    """The IANA names the installed tz database holds: the one test of a time
+    zone (ZoneInfo itself opens whatever file a name leads to, and a directory
+    such as "Europe" or an over-long name raises OSError). "localtime" is the
+    host's own setting, not a name."""
+    return frozenset(available_timezones() - {"localtime"})
+
+
 def _is_time_zone(name: str) -> None:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError("Not a known IANA time zone, such as Europe/Paris.") from None
+    if name not in time_zone_names():
+        raise ValidationError("Not a known IANA time zone, such as Europe/Paris.")
 
 
 # -- requests ----------------------------------------------------------------
@@ -345,6 +353,84 @@ class Task(Schema):
     updated_at = Timestamp()
 
 
+# -- integrations: personal API tokens and webhooks ----------------------------
+
+def _is_user_event(name: str) -> None:
+    from .announcements import USER_EVENTS
+
+    if name not in USER_EVENTS:
+        raise ValidationError(f"Not an event: one of {', '.join(USER_EVENTS)}.")
+
+
+def _is_webhook_url(url: str) -> None:
+    """The address rules, checked when the URL is saved (and again at each send)."""
+    from .webhook_rules import AddressRefused
+    from .webhooks import resolve
+
+    try:
+        resolve(url)
+    except AddressRefused as refused:
+        raise ValidationError(str(refused)) from None
+
+
+class NewApiToken(Schema):
+    name = fields.String(required=True, validate=[_is_plain_text, validate.Length(min=1, max=100)])
+    expires_in_days = StrictInteger(allow_none=True, validate=validate.Range(min=1, max=3650),
+                                    metadata={"description": "Days until it stops working; omit or null for never."})
+
+
+class ApiToken(Schema):
+    id = fields.String()
+    name = fields.String()
+    created_at = Timestamp()
+    last_used_at = Timestamp(allow_none=True, metadata={"description": "Noted to the minute."})
+    expires_at = Timestamp(allow_none=True)
+
+
+class NewApiTokenAnswer(ApiToken):
+    token = fields.String(metadata={"description": "The secret: shown this once."})
+    token_type = fields.String()
+
+
+class ApiTokenList(Schema):
+    items = fields.List(fields.Nested(ApiToken))
+
+
+WEBHOOK_EVENTS = fields.List(
+    fields.String(validate=_is_user_event), allow_none=True, validate=validate.Length(max=50),
+    metadata={"description": "The events to send; omitted, empty or null: all of them."},
+)
+
+
+class WebhookChange(Schema):
+    url = fields.String(validate=[_is_plain_text, validate.Length(min=1, max=2048), _is_webhook_url],
+                        metadata={"description": "https, to a public address."})
+    events = WEBHOOK_EVENTS
+    description = fields.String(validate=[_is_plain_text, validate.Length(max=500)])
+    enabled = StrictBoolean()
+
+
+class NewWebhook(WebhookChange):
+    url = fields.String(required=True, validate=[_is_plain_text, validate.Length(min=1, max=2048), _is_webhook_url],
+                        metadata={"description": "https, to a public address."})
+    description = fields.String(load_default="", validate=[_is_plain_text, validate.Length(max=500)])
+
+    class Meta:
+        exclude = ("enabled",)
+
+
+class Webhook(Schema):
+    id = fields.String()
+    url = fields.String()
+    events = fields.List(fields.String(), allow_none=True, metadata={"description": "null: all events."})
+    description = fields.String()
+    enabled = fields.Boolean()
+    disabled_reason = fields.String(allow_none=True, metadata={"description": "Why it was disabled, if it was by us."})
+    previous_secret_until = Timestamp(allow_none=True, metadata={"description": "Until then the previous secret signs too."})
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
 class Plan(Schema):
     pomodoros_left = fields.Integer()
     focus_seconds_left = fields.Float()
@@ -357,6 +443,35 @@ class TaskList(Schema):
 
 
 class SessionPage(SessionList):
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
+class WebhookWithSecret(Webhook):
+    secret = fields.String(metadata={"description": "whsec_…: shown this once."})
+
+
+class WebhookList(Schema):
+    items = fields.List(fields.Nested(Webhook))
+
+
+class WebhookDelivery(Schema):
+    id = fields.String(metadata={"description": "The webhook-id header, the same on every attempt."})
+    event = fields.String()
+    status = fields.String(metadata={"description": "pending, delivered or failed."})
+    attempts = fields.Integer()
+    next_attempt_at = Timestamp(allow_none=True)
+    last_attempt_at = Timestamp(allow_none=True)
+    response_code = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    duration_ms = fields.Integer(allow_none=True)
+    response_body = fields.String(allow_none=True, metadata={"description": "The first 1 KB of the last answer."})
+    created_at = Timestamp()
+
+
+class WebhookDeliveryList(Schema):
+    items = fields.List(fields.Nested(WebhookDelivery))
     page = fields.Integer()
     per_page = fields.Integer()
     total = fields.Integer()
@@ -380,3 +495,5 @@ _task = Task()
 
 def task_json(task) -> dict:
     return _task.dump(task)
+class Queued(Schema):
+    delivery_id = fields.String()

@@ -7,6 +7,7 @@ from .test_api import Api, assert_error, person, stored_rows
 NUL, SURROGATE = "\x00", "\ud800"
 NESTED_TOO_DEEP = "[" * 30000 + "]" * 30000  # fits in 64 KiB; json.loads runs out of stack
 TOO_LARGE = '{"name": "' + "x" * (64 * 1024) + '"}'
+HUGE_INTEGER = "9" * 5000  # past the 4,300 digits Python reads
 
 CONFIGURATION = "/users/{me}/configuration"
 STATUS = "/sessions/{session}/status"
@@ -97,6 +98,20 @@ BAD_REQUESTS = {
         (method, path, TOO_LARGE, 413, None) for method, path in [
             ("POST", "/users"), ("POST", "/auth/token"), ("PATCH", CONFIGURATION),
             ("POST", "/sessions"), ("PATCH", STATUS)]
+    ],
+    # -- hardening (issue 11) --
+    "time-zone names that lead to no zone file": [
+        ("PATCH", CONFIGURATION, {"timezone": value}, 422, "timezone")
+        for value in ("Europe", "America", "Etc", "__pycache__", "Europe/__pycache__", "A" * 64, "iso3166.tab",
+                      "tzdata.zi", "leapseconds", "Europe//Paris", ".", "..", "localtime", "Europe/Paris/")
+    ],
+    "integers of thousands of digits": [
+        *[(method, path, '{"email": %s, "password": "correct horse"}' % HUGE_INTEGER, 400, None)
+          for method, path in [("POST", "/users"), ("POST", "/auth/token")]],
+        ("POST", "/users", '{"email": "new@example.org", "password": "correct horse", "name": -%s}' % HUGE_INTEGER, 400, None),
+        ("PATCH", CONFIGURATION, '{"work_seconds": %s}' % HUGE_INTEGER, 400, None),
+        ("POST", "/sessions", '{"type": [%s]}' % HUGE_INTEGER, 400, None),
+        ("PATCH", STATUS, '{"status": %s}' % HUGE_INTEGER, 400, None),
     ],
 }
 

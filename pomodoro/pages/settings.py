@@ -1,14 +1,13 @@
 """Settings: durations in minutes (the API keeps seconds), the cycle, the
 auto-start switches and the time zone, validated by the API's own schema."""
 import re
-from zoneinfo import available_timezones
 
 from flask import flash, request
 from flask_login import current_user
 from marshmallow import ValidationError
 
 from .. import actions
-from ..schemas import ConfigurationChange
+from ..schemas import ConfigurationChange, time_zone_names
 from . import bp, htmx, page, see_other
 from .reports import feed_state
 
@@ -82,7 +81,7 @@ def read_settings(form) -> tuple[dict, dict]:
 
 
 def time_zones() -> list[str]:
-    return sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC")
+    return sorted(zone for zone in time_zone_names() if "/" in zone or zone == "UTC")
 
 
 def settings_page(form: dict, errors: dict | None = None, alert: str | None = None,
