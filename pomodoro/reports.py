@@ -234,7 +234,7 @@ def stats(user: User, first: date, last: date, now: datetime | None = None, wide
     zone = ZoneInfo(user.timezone)
     start, end = days.utc_span(first, last, zone)
     if wider is None:
-        dated = day_rows(counts_by(user, local_date(zone, start, end), start, end), first, last)
+        dated = per_day(user, zone, first, last)
     else:
         dated = [row for row in wider if first <= row["date"] <= last]
     hours = counts_by(user, local_hour(zone, start, end), start, end)

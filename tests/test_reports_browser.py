@@ -5,8 +5,6 @@ reports page (phone and desktop, light and dark) under screenshots/."""
 import re
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
-
 from .browser import DESKTOP, email, expect, go, new_context, sign_up
 from .live import ROOT
 from .reports_data import add_sessions

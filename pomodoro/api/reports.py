@@ -1,7 +1,7 @@
 """The JSON API of reports: statistics, export and the calendar feed."""
 import hashlib
 import secrets
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Response, jsonify, stream_with_context, url_for
