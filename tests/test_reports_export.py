@@ -212,3 +212,8 @@ def test_feed_events_take_the_task_title_and_the_note(client, auth, db):
     (event,) = Calendar.from_ical(client.get(path_of(feed_url(client, account))).data).walk("VEVENT")
     assert str(event["summary"]) == "Write the essay"
     assert str(event["description"]) == "Drafted; section 2, too"
+
+
+def test_guessing_feed_secrets_is_rate_limited(client):
+    answers = [client.get(f"/calendar/guess{number}.ics").status_code for number in range(121)]
+    assert set(answers[:120]) == {404} and answers[120] == 429

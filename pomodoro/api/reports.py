@@ -134,6 +134,7 @@ def delete_calendar_token(user_id):
 @bp.arguments(schemas.FeedQuery, location="query")
 @bp.response(200, content_type="text/calendar", description="iCalendar (RFC 5545)")
 @bp.alt_response(404, schema=schemas.Error, description="No feed has this secret")
+@bp.alt_response(429, schema=schemas.Error, description="Asked too often from one address; wait and try again")
 def calendar_feed(query, secret):
     """The completed focus sessions of the last `days` days (90 by default) as iCalendar events."""
     user = db.session.scalar(select(User).where(User.calendar_secret_hash == feed_digest(secret)))
