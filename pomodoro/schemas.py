@@ -1,6 +1,6 @@
 """One declaration per body: it validates requests, shapes responses and
 events, and writes the OpenAPI document."""
-from datetime import UTC
+from datetime import UTC, date
 from functools import cache
 from zoneinfo import available_timezones
 
@@ -235,11 +235,15 @@ class Error(Schema):
 
 # -- reports: statistics, export, calendar feed ------------------------------
 
+_is_plausible_date = validate.Range(min=date(1900, 1, 1), max=date(2999, 12, 31))
+
+
 class DateRange(Schema):
     """Local calendar dates, both included. Query strings: not strict types."""
 
-    from_ = fields.Date(data_key="from", metadata={"description": "First local day (YYYY-MM-DD)."})
-    to = fields.Date(metadata={"description": "Last local day (YYYY-MM-DD), included."})
+    from_ = fields.Date(data_key="from", validate=_is_plausible_date,
+                        metadata={"description": "First local day (YYYY-MM-DD)."})
+    to = fields.Date(validate=_is_plausible_date, metadata={"description": "Last local day (YYYY-MM-DD), included."})
 
 
 class FeedQuery(Schema):
@@ -274,8 +278,8 @@ class StatsTotals(Schema):
 
 class Streak(Schema):
     current = fields.Integer(metadata={"description": "Days in a row, ending today or yesterday, the goal was met."})
-    longest = fields.Integer()
-    goal = fields.Integer(metadata={"description": "The daily goal the streak is counted against (0: one session)."})
+    longest = fields.Integer(metadata={"description": "The longest run of days the goal was met within the range."})
+    goal = fields.Integer(metadata={"description": "The daily goal the streaks are counted against (0: one session)."})
 
 
 class TaskTime(Schema):

@@ -577,11 +577,19 @@
 })();
 
 /* == Reports (issue 13): the calendar feed's copy button (settings) ==
+/* == Reports (issue 13): the calendar feed's copy button (settings), and the
+ * year's heatmap scrolled to its latest weeks on a narrow screen ==
  * Without JavaScript the address sits in a read-only field to select and copy. */
 (function () {
   'use strict';
 
+  function showLatest() {
+    document.querySelectorAll('.scroll-x').forEach(function (box) { box.scrollLeft = box.scrollWidth; });
+  }
+
   function wire() {
+    showLatest();
+    document.body.addEventListener('htmx:afterSettle', showLatest);
     document.querySelectorAll('[data-copy]').forEach(function (button) {
       var field = document.getElementById(button.getAttribute('data-copy'));
       if (!field || !navigator.clipboard) return;
