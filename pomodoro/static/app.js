@@ -433,3 +433,39 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
   else init();
 })();
+
+/* -- integrations: the Copy button beside a secret shown once ------------------ */
+(function () {
+  'use strict';
+
+  function showCopyButtons() {
+    document.querySelectorAll('[data-copy]').forEach(function (button) { button.hidden = false; });
+  }
+
+  function copy(button) {
+    var source = document.getElementById(button.dataset.copy);
+    if (!source) return;
+    var text = source.textContent.trim();
+    var done = function () { button.textContent = 'Copied'; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { select(source); });
+    } else {
+      select(source);  // the person copies the selected text themselves
+    }
+  }
+
+  function select(element) {
+    var range = document.createRange();
+    range.selectNodeContents(element);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+
+  document.addEventListener('click', function (event) {
+    var button = event.target.closest && event.target.closest('[data-copy]');
+    if (button) copy(button);
+  });
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', showCopyButtons);
+  else showCopyButtons();
+})();
