@@ -34,11 +34,11 @@ def test_settings_shows_the_integrations_sections(ada):
 
 def test_a_token_is_shown_once_listed_and_revoked(ada, app):
     client = app.test_client()  # a script: no browser cookie
-    made = ada.post("/settings/tokens", {"name": "Desk lamp", "expires_in_days": "30"})
-    assert made.status_code == 201
+    assert ada.post("/settings/tokens", {"name": "Desk lamp", "expires_in_days": "30"}).status_code == 303
+    made = ada.get("/settings")
     secret = re.search(r'id="new-token-value">([^<]+)<', made.text)[1]
     assert client.get("/users/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
-    page = ada.get("/settings").text
+    page = ada.get("/settings").text  # shown once
     assert "Desk lamp" in page and secret not in page
     token_id = re.search(r"/settings/tokens/([0-9a-f]{32})/revoke", page)[1]
 
@@ -55,10 +55,11 @@ def test_a_token_without_a_name_is_refused_on_the_page(ada):
 
 
 def test_a_webhook_is_added_with_its_secret_shown_once_then_edited_tested_and_deleted(ada, app):
-    made = ada.post("/settings/webhooks", {"url": "http://127.0.0.1:9/in", "description": "lamp",
+    added = ada.post("/settings/webhooks", {"url": "http://127.0.0.1:9/in", "description": "lamp",
                                             "events": "session.completed"})
-    assert made.status_code == 201
-    hook = webhook_id(made.text)
+    assert added.status_code == 303
+    hook = webhook_id(added.headers["Location"])
+    made = ada.get(f"/settings/webhooks/{hook}")
     secret = stored(app, Webhook, hook).secret
     assert secret in made.text
     page = ada.get(f"/settings/webhooks/{hook}")
@@ -75,15 +76,16 @@ def test_a_webhook_is_added_with_its_secret_shown_once_then_edited_tested_and_de
     fragment = ada.get(f"/settings/webhooks/{hook}", htmx=True)
     assert fragment.text.lstrip().startswith('<section class="card delivery-log"')
 
-    rotated = ada.post(f"/settings/webhooks/{hook}/rotate")
-    assert stored(app, Webhook, hook).secret in rotated.text
+    assert ada.post(f"/settings/webhooks/{hook}/rotate").status_code == 303
+    rotated = ada.get(f"/settings/webhooks/{hook}")
+    assert stored(app, Webhook, hook).secret in rotated.text and "24 hours" in rotated.text
 
     assert ada.post(f"/settings/webhooks/{hook}/delete").status_code == 303
     assert stored(app, Webhook, hook) is None
 
 
 def test_a_disabled_webhook_says_why_and_refuses_a_test_on_its_page(ada, app):
-    hook = webhook_id(ada.post("/settings/webhooks", {"url": "http://127.0.0.1:9/"}).text)
+    hook = webhook_id(ada.post("/settings/webhooks", {"url": "http://127.0.0.1:9/"}).headers["Location"])
     assert ada.post(f"/settings/webhooks/{hook}", {"editing": "1", "url": "http://127.0.0.1:9/"}).status_code == 303
     assert ada.post(f"/settings/webhooks/{hook}/test").status_code == 303
     page = ada.get(f"/settings/webhooks/{hook}").text
@@ -100,7 +102,7 @@ def test_a_bad_address_is_refused_on_the_page_and_nothing_is_stored(ada, app, ur
 
 
 def test_another_persons_webhook_page_is_not_found(ada, client, app):
-    hook = webhook_id(ada.post("/settings/webhooks", {"url": "http://127.0.0.1:9/"}).text)
+    hook = webhook_id(ada.post("/settings/webhooks", {"url": "http://127.0.0.1:9/"}).headers["Location"])
     ada.post("/logout")
     bo = Person(client)
     bo.sign_up("bo@example.org")

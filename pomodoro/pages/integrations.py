@@ -3,11 +3,12 @@ sections, and a page per webhook with its delivery log. Validated by the
 API's own schemas; every change goes through `tokens` and `webhooks`, as the
 API's do.
 
-A new token or webhook secret is shown once, on the page that answers the
-POST that made it (a 201, not a redirect: the secret is nowhere else to be
-read back from); everything else posts, then 303s.
+Every form posts, then 303s. A new token or webhook secret cannot be read
+back later, so it rides in the signed session cookie to the one page view
+that shows it, which takes it out again (a reload shows it no more and makes
+no second token).
 """
-from flask import flash, render_template, request
+from flask import flash, render_template, request, session
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -15,7 +16,7 @@ from .. import announcements, auth, tokens, webhooks
 from ..extensions import limiter
 from ..rules import Refused
 from ..schemas import NewApiToken, NewWebhook, WebhookChange
-from . import bp, page, see_other
+from . import bp, htmx, page, see_other
 from .settings import settings_form, time_zones
 
 LOG_SHOWN = 100
@@ -26,14 +27,30 @@ def per_user() -> str:
     return f"user:{current_user.id}"
 
 
+SHOWN_ONCE = "integrations.shown_once"
+
+
+def show_once(**secret) -> None:
+    session[SHOWN_ONCE] = secret
+
+
+def take_shown_once(**matching) -> dict:
+    """The secret waiting to be shown, if it is for this page; it is shown no more."""
+    waiting = session.get(SHOWN_ONCE)
+    if waiting and all(waiting.get(key) == value for key, value in matching.items()):
+        return session.pop(SHOWN_ONCE)
+    return {}
+
+
 @bp.app_template_global()
 def integrations_of(user) -> dict:
-    """What the settings page's integrations sections show."""
-    return {"tokens": tokens.owned(user), "webhooks": webhooks.owned(user), "events": announcements.USER_EVENTS}
+    """What the settings page's integrations sections show (and a new token, once)."""
+    return {"tokens": tokens.owned(user), "webhooks": webhooks.owned(user), "events": announcements.USER_EVENTS,
+            "new_token": take_shown_once(kind="token")}
 
 
 def settings_with(status: int = 200, **shown):
-    """The settings page with a new secret, or the problems of an integrations form."""
+    """The settings page with the problems of an integrations form."""
     return render_template("settings.html", form=settings_form(current_user), errors={}, alert=None, saved=False,
                            zones=time_zones(), **shown), status
 
@@ -56,7 +73,8 @@ def create_token():
     except ValidationError as error:
         return settings_with(422, token_form=data, token_errors=_problems(error))
     record, secret = tokens.create(current_user, fields["name"], fields.get("expires_in_days"))
-    return settings_with(201, new_token=secret, new_token_name=record.name)
+    show_once(kind="token", name=record.name, secret=secret)
+    return see_other("pages.settings", _anchor="api-tokens")
 
 
 @bp.route("/settings/tokens/<token_id>/revoke", methods=["POST"])
@@ -88,11 +106,14 @@ def create_webhook():
                  "events": request.form.getlist("events")}
         return settings_with(422, webhook_form=typed, webhook_errors=_problems(error))
     webhook = webhooks.create(current_user, fields["url"], fields.get("events"), fields["description"])
-    return webhook_page(webhook, status=201, new_secret=webhook.secret)
+    show_once(kind="webhook", webhook_id=webhook.id, secret=webhook.secret, rotated=False)
+    return see_other("pages.webhook", webhook_id=webhook.id)
 
 
 def webhook_page(webhook, status: int = 200, **context):
     items, _total = webhooks.deliveries(webhook, 1, LOG_SHOWN)
+    if not htmx():  # the log's refresh does not take the secret from the page showing it
+        context["shown"] = take_shown_once(kind="webhook", webhook_id=webhook.id)
     form = context.pop("form", None) or {"url": webhook.url, "description": webhook.description,
                                           "events": webhook.events or [], "enabled": webhook.enabled}
     return page("webhook.html", "delivery_log", status, webhook=webhook, deliveries=items, form=form,
@@ -130,7 +151,8 @@ def test_webhook(webhook_id):
 @limiter.limit(CREATE_LIMIT, key_func=per_user)
 def rotate_webhook_secret(webhook_id):
     hook = webhooks.rotate_secret(webhooks.get(current_user, webhook_id))
-    return webhook_page(hook, new_secret=hook.secret, rotated=True)
+    show_once(kind="webhook", webhook_id=hook.id, secret=hook.secret, rotated=True)
+    return see_other("pages.webhook", webhook_id=hook.id)
 
 
 @bp.route("/settings/webhooks/<webhook_id>/delete", methods=["POST"])
