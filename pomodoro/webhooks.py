@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 import urllib3
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import delete as delete_rows, func, select, update
 
 from . import announcements, background
 from . import webhook_rules as rules
@@ -203,7 +203,7 @@ def dispatch(delivery_id: str, webhook_id: str) -> None:
 @background.every(5)
 def sweep(now: datetime | None = None) -> None:
     """Send the due deliveries nothing is sending: queued by a process that died,
-    or by a Redis that restarted empty. Keep the last LOG_LENGTH of each log."""
+    or by a Redis that restarted empty."""
     now = now or utcnow()
     due = db.session.execute(
         select(WebhookDelivery.id, WebhookDelivery.webhook_id)
@@ -214,6 +214,25 @@ def sweep(now: datetime | None = None) -> None:
     db.session.rollback()
     for delivery_id, webhook_id in due:
         sender(current_app).submit(webhook_id, delivery_id)
+
+
+@background.every(60)
+def prune(keep: int = LOG_LENGTH) -> None:
+    """Keep the newest `keep` deliveries of each endpoint's log (and any still pending)."""
+    crowded = db.session.scalars(
+        select(WebhookDelivery.webhook_id).group_by(WebhookDelivery.webhook_id).having(func.count() > keep)
+    ).all()
+    for webhook_id in crowded:
+        oldest_kept = db.session.scalar(
+            select(WebhookDelivery.created_at).where(WebhookDelivery.webhook_id == webhook_id)
+            .order_by(WebhookDelivery.created_at.desc()).offset(keep - 1).limit(1)
+        )
+        db.session.execute(
+            delete_rows(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id,
+                                          WebhookDelivery.created_at < oldest_kept,
+                                          WebhookDelivery.status != rules.PENDING)
+        )
+    db.session.commit()
 
 
 # -- sending ----------------------------------------------------------------------

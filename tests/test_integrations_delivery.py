@@ -245,3 +245,17 @@ def test_the_address_is_checked_again_at_each_send(client, auth, app, db, monkey
     assert "Only https" in delivery["error"] or "address" in delivery["error"]
     stored = db.session.scalar(select(WebhookDelivery).where(WebhookDelivery.id == delivery["id"]))
     assert stored.status == "pending"
+
+
+def test_each_log_keeps_its_newest_deliveries_and_every_pending_one(client, auth, db):
+    ada = auth.sign_up()
+    hook = add_webhook(client, ada, "http://127.0.0.1:9/")
+    endpoint = db.session.get(webhooks.Webhook, hook["id"])
+    start = utcnow() - timedelta(hours=1)
+    for number in range(8):
+        delivery = webhooks._new_delivery(endpoint, "webhook.test", {"n": number}, start + timedelta(seconds=number))
+        delivery.status = "pending" if number == 0 else "delivered"
+    db.session.commit()
+    webhooks.prune(keep=3)
+    kept = db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook["id"])).all()
+    assert sorted(json.loads(one.payload)["data"]["n"] for one in kept) == [0, 5, 6, 7]
