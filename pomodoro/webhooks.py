@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 TIMEOUT = 15.0  # seconds for a whole attempt: connect, send, answer
 MAX_READ = 64 * 1024  # of a response, at most this much is read
 KEEP_BODY = 1024  # and this much is kept, for the delivery log
-LEASE = timedelta(seconds=60)  # an attempt in flight; longer than TIMEOUT by a margin
+LEASE = timedelta(seconds=30)  # an attempt in flight: TIMEOUT and a margin; a dead sender's lease runs out this soon
 ROTATION_OVERLAP = timedelta(hours=24)
 LOG_LENGTH = 100  # deliveries kept per endpoint (pending ones are always kept)
 DISPATCH = "pomodoro.webhooks.dispatch"
