@@ -191,6 +191,17 @@ def queue_deliveries(_announced: list) -> None:
 
 
 def _dispatch_later(made: list) -> None:
+    """Hand new deliveries to a sender: this process's own if it has one (the
+    worker, whose completions make most of them: a job through RQ would cost
+    each one RQ's dozen Redis round trips, one at a time on its job loop),
+    else background work."""
+    if not made:
+        return
+    if "pomodoro.background.local" in current_app.extensions:
+        local = sender(current_app)
+        for delivery in made:
+            local.submit(delivery.webhook_id, delivery.id)
+        return
     for delivery in made:
         background.run(DISPATCH, delivery.id, delivery.webhook_id)
 
