@@ -4,6 +4,7 @@ import pytest
 import requests
 
 from .browser import SERVER_SETTINGS, email, expect, go, new_context, sign_up
+from .live import ROOT
 from .stacks import embedded_stack
 from .webhook_receiver import Receiver
 
@@ -36,6 +37,8 @@ def test_a_person_adds_a_webhook_sends_a_test_and_sees_it_delivered(browser, ser
         expect(entry.locator(".delivery-event")).to_have_text("webhook.test")
         expect(entry.locator(".badge")).to_have_text("Delivered", timeout=10_000)  # the log refreshes itself
         expect(entry.locator(".delivery-code")).to_have_text("200")
+        (ROOT / "screenshots").mkdir(exist_ok=True)
+        page.screenshot(path=ROOT / "screenshots" / "webhook-desktop-light.png", full_page=True)
         assert receiver.count() == 1
         assert page.locator("#new-secret-value").count() == 0  # shown once: gone after the test's redirect
         assert shown not in page.content()
@@ -50,6 +53,8 @@ def test_a_person_creates_a_token_uses_it_and_revokes_it(browser, server):
     page.get_by_label("Expires after").select_option("30")
     page.get_by_role("button", name="Create token").click()
     token = page.locator("#new-token-value").inner_text().strip()
+    (ROOT / "screenshots").mkdir(exist_ok=True)
+    page.locator("#api-tokens").screenshot(path=ROOT / "screenshots" / "token-shown-once-desktop-light.png")
     bearer = {"Authorization": f"Bearer {token}"}
     assert requests.get(f"{server.base}/users/me", headers=bearer, timeout=10).status_code == 200
 
@@ -60,4 +65,5 @@ def test_a_person_creates_a_token_uses_it_and_revokes_it(browser, server):
     row.get_by_role("button", name="Revoke Lamp script").click()
     expect(page.get_by_text("revoked")).to_be_visible()
     expect(page.locator("table.tokens tr", has_text="Lamp script")).to_have_count(0)
+    page.screenshot(path=ROOT / "screenshots" / "settings-integrations-desktop-light.png", full_page=True)
     assert requests.get(f"{server.base}/users/me", headers=bearer, timeout=10).status_code == 401

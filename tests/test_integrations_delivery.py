@@ -208,14 +208,14 @@ def test_a_hanging_endpoint_does_not_hold_up_another(client, auth, monkeypatch):
     with Receiver([(200, {}, b"", 3)]) as slow, Receiver() as quick:
         stuck = add_webhook(client, ada, slow.url)
         fine = add_webhook(client, bo, quick.url)
-        for _ in range(webhooks.Sender.THREADS + 4):
+        for _ in range(webhooks.Sender.PER_DESTINATION + 4):
             client.post(f"/webhooks/{stuck['id']}/test", headers=ada.headers)
         wait_until(lambda: slow.count() >= 1, 5)
         started = time.time()
         client.post(f"/webhooks/{fine['id']}/test", headers=bo.headers)
         wait_until(lambda: quick.count() == 1, 2, message="the other endpoint's delivery")
         assert quick.received[0].at - started < 1.0
-        assert slow.count() <= webhooks.Sender.PER_ENDPOINT
+        assert slow.count() <= webhooks.Sender.PER_DESTINATION
 
 
 # -- the address rules, without the switch -----------------------------------------------
