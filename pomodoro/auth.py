@@ -60,8 +60,9 @@ def require_user():
 @bp.before_request
 def require_json_body():
     """Refuse a body we would otherwise misread: one sent as another type (the
-    parser would ignore it and answer as if nothing was asked), or JSON nested
-    so deep that parsing it exhausts Python's recursion limit."""
+    parser would ignore it and answer as if nothing was asked), JSON nested
+    so deep that parsing it exhausts Python's recursion limit, or with an
+    integer too long for Python to read (a ValueError the parser would not catch)."""
     body = request.get_data(cache=True)
     if not body:
         return None
@@ -69,10 +70,10 @@ def require_json_body():
         abort(415, "Send the body as JSON, with 'Content-Type: application/json'.")
     try:
         json.loads(body)
-    except RecursionError:
-        abort(400)
-    except ValueError:
+    except json.JSONDecodeError:
         pass  # malformed JSON: the schema parser answers it
+    except (RecursionError, ValueError):  # too deep, or an integer past Python's 4,300 digits
+        abort(400)
     return None
 
 

@@ -60,6 +60,10 @@ class User(UserMixin, db.Model):
     auto_start_breaks: Mapped[bool] = mapped_column(default=True)
     auto_start_work: Mapped[bool] = mapped_column(default=False)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # -- reports: the daily goal, and the calendar feed's secret (only its SHA-256) --
+    daily_goal: Mapped[int] = mapped_column(default=8, server_default="8")
+    calendar_secret_hash: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    calendar_secret_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -172,9 +176,19 @@ class Session(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=1)
+    # Tasks: the task a focus session counts toward, what was done, what interrupted it.
+    task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"), index=True)
+    note: Mapped[str | None] = mapped_column(String(2000))
+    interruptions_internal: Mapped[int] = mapped_column(default=0, server_default="0")
+    interruptions_external: Mapped[int] = mapped_column(default=0, server_default="0")
 
     cycle: Mapped[Cycle] = relationship(back_populates="sessions")
     user: Mapped[User] = relationship()
+    task: Mapped["Task | None"] = relationship()
+
+    @property
+    def interruptions(self) -> dict:
+        return {"internal": self.interruptions_internal, "external": self.interruptions_external}
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -189,6 +203,40 @@ class Session(db.Model):
             unique=True,
             sqlite_where=db.text("status IN ('running', 'paused')"),
             postgresql_where=db.text("status IN ('running', 'paused')"),
+        ),
+    )
+
+
+class Task(db.Model):
+    """Something to do, planned in pomodoros. Its `completed_pomodoros` and
+    `focused_seconds` are not stored: they are counted from its completed
+    focus sessions (`tasks.progress`), so a session moved to another task
+    afterwards counts there at once."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    estimated_pomodoros: Mapped[int] = mapped_column(default=0)
+    done: Mapped[bool] = mapped_column(default=False)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(default=False)
+    position: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        Index("ix_tasks_user_position", "user_id", "done", "position"),
+        # At most one active task per user, enforced by the database.
+        Index(
+            "uq_tasks_one_active_per_user",
+            "user_id",
+            unique=True,
+            sqlite_where=db.text("active"),
+            postgresql_where=db.text("active"),
         ),
     )
 

@@ -8,7 +8,7 @@ back later, so it rides in the signed session cookie to the one page view
 that shows it, which takes it out again (a reload shows it no more and makes
 no second token).
 """
-from flask import flash, render_template, request, session
+from flask import flash, request, session
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -17,7 +17,7 @@ from ..extensions import limiter
 from ..rules import Refused
 from ..schemas import NewApiToken, NewWebhook, WebhookChange
 from . import bp, htmx, page, see_other
-from .settings import settings_form, time_zones
+from .settings import settings_form, settings_page
 
 LOG_SHOWN = 100
 CREATE_LIMIT = "30 per minute"
@@ -51,8 +51,7 @@ def integrations_of(user) -> dict:
 
 def settings_with(status: int = 200, **shown):
     """The settings page with the problems of an integrations form."""
-    return render_template("settings.html", form=settings_form(current_user), errors={}, alert=None, saved=False,
-                           zones=time_zones(), **shown), status
+    return settings_page(settings_form(current_user), status=status, **shown)
 
 
 def _problems(error: ValidationError) -> dict:

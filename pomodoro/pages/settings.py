@@ -1,19 +1,20 @@
 """Settings: durations in minutes (the API keeps seconds), the cycle, the
 auto-start switches and the time zone, validated by the API's own schema."""
 import re
-from zoneinfo import available_timezones
 
 from flask import flash, request
 from flask_login import current_user
 from marshmallow import ValidationError
 
 from .. import actions
-from ..schemas import ConfigurationChange
+from ..schemas import ConfigurationChange, time_zone_names
 from . import bp, htmx, page, see_other
+from .reports import feed_state
 
 DURATION_FIELDS = {"work_seconds": "work_minutes", "short_break_seconds": "short_break_minutes",
                    "long_break_seconds": "long_break_minutes"}
 SWITCHES = ("auto_start_breaks", "auto_start_work")
+GOAL_PROBLEM = "A whole number of focus sessions from 0 (no goal) to 48."
 
 
 def minutes_text(seconds: int) -> str:
@@ -37,6 +38,7 @@ def settings_form(user) -> dict:
         "long_break_interval": str(user.long_break_interval),
         "auto_start_breaks": user.auto_start_breaks, "auto_start_work": user.auto_start_work,
         "timezone": user.timezone,
+        "daily_goal": str(user.daily_goal),
     }
 
 
@@ -57,6 +59,12 @@ def read_settings(form) -> tuple[dict, dict]:
         errors["long_break_interval"] = "A whole number from 1 to 12."
     data |= {switch: switch in form for switch in SWITCHES}
     data["timezone"] = form.get("timezone", "").strip()
+    if "daily_goal" in form:  # (a form from before the goal existed leaves it as it is)
+        goal = form["daily_goal"].strip()
+        if re.fullmatch(r"\d{1,3}", goal):
+            data["daily_goal"] = int(goal)
+        else:
+            errors["daily_goal"] = GOAL_PROBLEM
     try:
         ConfigurationChange().load(data)
     except ValidationError as error:
@@ -65,19 +73,22 @@ def read_settings(form) -> tuple[dict, dict]:
                 errors[DURATION_FIELDS[field]] = "From 0:01 (one second) to 1440 minutes (a day)."
             elif field == "long_break_interval":
                 errors[field] = "A whole number from 1 to 12."
+            elif field == "daily_goal":
+                errors[field] = GOAL_PROBLEM
             else:
                 errors[field] = " ".join(messages)
     return data, errors
 
 
 def time_zones() -> list[str]:
-    return sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC")
+    return sorted(zone for zone in time_zone_names() if "/" in zone or zone == "UTC")
 
 
 def settings_page(form: dict, errors: dict | None = None, alert: str | None = None,
-                  saved: bool = False, status: int = 200):
+                  saved: bool = False, status: int = 200, **sections):
+    """`sections`: what the other sections of the page (integrations) show."""
     return page("settings.html", "settings_form", status, form=form, errors=errors or {},
-                alert=alert, saved=saved, zones=time_zones())
+                alert=alert, saved=saved, zones=time_zones(), feed=feed_state(), **sections)
 
 
 @bp.route("/settings", methods=["GET", "POST"])

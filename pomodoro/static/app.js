@@ -434,38 +434,44 @@
   else init();
 })();
 
-/* -- integrations: the Copy button beside a secret shown once ------------------ */
+/* == Copy buttons: the calendar feed's address (reports, issue 13) and a new
+ * token or webhook secret (integrations, issue 14). One handler for every
+ * [data-copy] button: it copies its field's value (an input) or text (a code
+ * element). Without JavaScript the button stays hidden and the text is there
+ * to select and copy. */
 (function () {
   'use strict';
 
-  function showCopyButtons() {
-    document.querySelectorAll('[data-copy]').forEach(function (button) { button.hidden = false; });
+  function textOf(field) {
+    return field.tagName === 'INPUT' || field.tagName === 'TEXTAREA' ? field.value : field.textContent.trim();
   }
 
-  function copy(button) {
-    var source = document.getElementById(button.dataset.copy);
-    if (!source) return;
-    var text = source.textContent.trim();
-    var done = function () { button.textContent = 'Copied'; };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(done, function () { select(source); });
-    } else {
-      select(source);  // the person copies the selected text themselves
-    }
-  }
-
-  function select(element) {
+  function select(field) {
+    if (field.select) { field.select(); return; }
     var range = document.createRange();
-    range.selectNodeContents(element);
+    range.selectNodeContents(field);
     var selection = window.getSelection();
     selection.removeAllRanges();
     selection.addRange(range);
   }
 
-  document.addEventListener('click', function (event) {
-    var button = event.target.closest && event.target.closest('[data-copy]');
-    if (button) copy(button);
-  });
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', showCopyButtons);
-  else showCopyButtons();
+  function wire() {
+    document.querySelectorAll('[data-copy]').forEach(function (button) {
+      var field = document.getElementById(button.getAttribute('data-copy'));
+      if (!field || !navigator.clipboard || button.dataset.wired) return;
+      button.dataset.wired = '1';
+      button.hidden = false;
+      button.addEventListener('click', function () {
+        navigator.clipboard.writeText(textOf(field)).then(function () {
+          button.textContent = 'Copied';
+        }, function () {
+          select(field);  // the person copies the selected text themselves
+        });
+      });
+    });
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', wire);
+  else wire();
 })();
+/* == end of Copy buttons == */
