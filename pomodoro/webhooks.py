@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 import urllib3
 from flask import current_app
 from sqlalchemy import delete as delete_rows, func, select, update
+from sqlalchemy import event as orm_event
+from sqlalchemy.orm import Session as OrmSession
 
 from . import announcements, background
 from . import webhook_rules as rules
@@ -189,6 +191,12 @@ def record_deliveries(announced: list) -> None:
 @announcements.after_commit
 def queue_deliveries(_announced: list) -> None:
     _dispatch_later(db.session.info.pop(PENDING_DISPATCH, []))
+
+
+@orm_event.listens_for(OrmSession, "after_soft_rollback")
+def _forget(session, _previous_transaction) -> None:
+    """Deliveries of a transaction that rolled back were never stored: nothing to send."""
+    session.info.pop(PENDING_DISPATCH, None)
 
 
 def _dispatch_later(made: list) -> None:
