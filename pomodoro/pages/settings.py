@@ -85,10 +85,11 @@ def time_zones() -> list[str]:
 
 
 def settings_page(form: dict, errors: dict | None = None, alert: str | None = None,
-                  saved: bool = False, status: int = 200, password_errors: dict | None = None):
+                  saved: bool = False, status: int = 200, **sections):
+    """`sections`: what the other sections of the page (account, integrations) show."""
+    sections.setdefault("password_errors", {})
     return page("settings.html", "settings_form", status, form=form, errors=errors or {},
-                alert=alert, saved=saved, zones=time_zones(), feed=feed_state(),
-                password_errors=password_errors or {})
+                alert=alert, saved=saved, zones=time_zones(), feed=feed_state(), **sections)
 
 
 @bp.route("/settings", methods=["GET", "POST"])

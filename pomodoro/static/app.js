@@ -576,10 +576,7 @@
   else init();
 })();
 
-/* == Reports (issue 13): the calendar feed's copy button (settings) ==
-/* == Reports (issue 13): the calendar feed's copy button (settings), and the
- * year's heatmap scrolled to its latest weeks on a narrow screen ==
- * Without JavaScript the address sits in a read-only field to select and copy. */
+/* == Reports (issue 13): the year's heatmap scrolled to its latest weeks on a narrow screen == */
 (function () {
   'use strict';
 
@@ -590,15 +587,45 @@
   function wire() {
     showLatest();
     document.body.addEventListener('htmx:afterSettle', showLatest);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', wire);
+  else wire();
+})();
+/* == end of Reports == */
+
+/* == Copy buttons: the calendar feed's address (reports, issue 13) and a new
+ * token or webhook secret (integrations, issue 14). One handler for every
+ * [data-copy] button: it copies its field's value (an input) or text (a code
+ * element). Without JavaScript the button stays hidden and the text is there
+ * to select and copy. */
+(function () {
+  'use strict';
+
+  function textOf(field) {
+    return field.tagName === 'INPUT' || field.tagName === 'TEXTAREA' ? field.value : field.textContent.trim();
+  }
+
+  function select(field) {
+    if (field.select) { field.select(); return; }
+    var range = document.createRange();
+    range.selectNodeContents(field);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+
+  function wire() {
     document.querySelectorAll('[data-copy]').forEach(function (button) {
       var field = document.getElementById(button.getAttribute('data-copy'));
-      if (!field || !navigator.clipboard) return;
+      if (!field || !navigator.clipboard || button.dataset.wired) return;
+      button.dataset.wired = '1';
       button.hidden = false;
       button.addEventListener('click', function () {
-        navigator.clipboard.writeText(field.value).then(function () {
+        navigator.clipboard.writeText(textOf(field)).then(function () {
           button.textContent = 'Copied';
         }, function () {
-          field.select();
+          select(field);  // the person copies the selected text themselves
         });
       });
     });
@@ -607,4 +634,4 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', wire);
   else wire();
 })();
-/* == end of Reports == */
+/* == end of Copy buttons == */
