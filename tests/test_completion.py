@@ -10,20 +10,17 @@ from rq import Queue
 from pomodoro import actions, jobs
 from pomodoro.events import RESYNC, Listener
 from pomodoro.extensions import db as _db
-from pomodoro.models import Session, User, utcnow
+from pomodoro.models import Session, utcnow
 from pomodoro.timers import RQTimers
 from pomodoro.worker import HANDOVER, WorkerTimers, reconcile
 
+from .helpers import drain, dying_right_after_the_commit, user_record
 from .live import wait_until
 
 
 @pytest.fixture
-def ada(db):
-    user = User(email="ada@example.org", work_seconds=60, auto_start_breaks=False)
-    user.set_password("correct horse")
-    db.session.add(user)
-    db.session.commit()
-    return user
+def ada(db, auth):
+    return user_record(db, auth.sign_up("ada@example.org", work_seconds=60, auto_start_breaks=False))
 
 
 @pytest.fixture
@@ -31,12 +28,7 @@ def heard(app, ada):
     """What Ada's sockets would hear."""
     listener = Listener(ada.id)
     app.extensions["pomodoro.events"].subscribe(listener)
-    def drain():
-        frames = []
-        while not listener.inbox.empty():
-            frames.append(listener.inbox.get_nowait())
-        return frames
-    return drain
+    return lambda: drain(listener)
 
 
 def completions(frames):
@@ -91,18 +83,8 @@ def test_concurrent_completions_store_exactly_one(app, ada):
 # -- the RQ adapter on a real Redis ------------------------------------------
 
 @pytest.fixture
-def app_config(request):
-    if "redis_url" in request.fixturenames:
-        return {"REDIS_URL": request.getfixturevalue("redis_url")}
-    return {}
-
-
-@pytest.fixture
-def rq_queue(app, redis_url):
-    connection = redis_lib.Redis.from_url(redis_url)
-    connection.flushdb()
-    yield app.extensions["pomodoro.timers"].queue
-    connection.flushdb()
+def rq_queue(app, clean_redis):
+    return app.extensions["pomodoro.timers"].queue
 
 
 def test_starting_schedules_one_job_due_before_ends_at_and_pausing_withdraws_it(ada, rq_queue, redis_url):
@@ -202,12 +184,10 @@ def test_a_session_whose_timer_here_gave_up_is_completed_at_once(app, ada, rq_qu
         timers.stop()
 
 
-def test_the_frequent_pass_arms_what_is_due_soon_and_leaves_later_sessions_to_the_full_pass(app, ada, rq_queue, db):
+def test_the_frequent_pass_arms_what_is_due_soon_and_leaves_later_sessions_to_the_full_pass(app, ada, rq_queue, db,
+                                                                                            auth):
     soon = actions.start_session(ada)  # 60 s
-    later_user = User(email="bo@example.org", work_seconds=3600)
-    later_user.set_password("correct horse")
-    db.session.add(later_user)
-    db.session.commit()
+    later_user = user_record(db, auth.sign_up("bo@example.org", work_seconds=3600))
     later = actions.start_session(later_user)
     rq_queue.connection.flushdb()  # Redis restarted empty
     timers = WorkerTimers(app, rq_queue.connection)
@@ -229,28 +209,16 @@ def test_redis_down_does_not_fail_a_start(app, ada, db):
     assert utcnow() < session.ends_at
 
 
-class Died(BaseException):
-    """The process stopped dead at this point (SIGKILL, say): nothing after it runs."""
-
-
 def test_a_change_committed_by_a_process_that_died_before_publishing_it_still_reaches_the_sockets(
-        app, ada, heard, rq_queue, monkeypatch):
+        app, ada, heard, rq_queue):
     """The commit and the publishing cannot be one step: a worker killed between
     them has completed the session but told no one. A later reconciler pass has
     the user's sockets send a fresh hello instead."""
     session = actions.start_session(ada)
     frames = []
     wait_until(lambda: frames.extend(heard()) or frames, 5, message="the start to be relayed")
-    commit = _db.session.commit
-
-    def commit_then_die():
-        commit()
-        raise Died
-
-    monkeypatch.setattr(_db.session, "commit", commit_then_die)
-    with pytest.raises(Died):
+    with dying_right_after_the_commit(_db.session):
         actions.complete_by_clock(session.id, session.version, session.ends_at)
-    monkeypatch.undo()
     assert _db.session.get(Session, session.id, populate_existing=True).status == "completed"
     assert completions(heard()) == [], "the dead process published nothing"
 
