@@ -123,13 +123,9 @@ def _init_runtime(app: Flask) -> None:
     from .timers import LocalTimers, RQTimers
 
     if app.config["REDIS_URL"]:
-        from redis import Redis
-        from rq import Queue
-
-        queue = Queue("pomodoro", connection=Redis.from_url(app.config["REDIS_URL"]))
-        app.extensions["pomodoro.timers"] = RQTimers(queue)
+        rq_timers = app.extensions["pomodoro.timers"] = RQTimers.connect(app.config["REDIS_URL"])
         app.extensions["pomodoro.events"] = RedisEvents(app.config["REDIS_URL"])
-        app.extensions["pomodoro.background"] = RQBackground(queue)
+        app.extensions["pomodoro.background"] = RQBackground(rq_timers.queue)  # the worker runs both
     else:
         timers = app.extensions["pomodoro.timers"] = LocalTimers(app)
         app.extensions["pomodoro.events"] = LocalEvents()

@@ -12,7 +12,7 @@ from pomodoro.events import RESYNC, Listener
 from pomodoro.extensions import db as _db
 from pomodoro.models import Session, utcnow
 from pomodoro.timers import RQTimers
-from pomodoro.worker import HANDOVER, WorkerTimers, reconcile
+from pomodoro.reconciler import HANDOVER, reconcile
 
 from .helpers import drain, dying_right_after_the_commit, user_record
 from .live import wait_until
@@ -29,6 +29,11 @@ def heard(app, ada):
     listener = Listener(ada.id)
     app.extensions["pomodoro.events"].subscribe(listener)
     return lambda: drain(listener)
+
+
+def worker_timers(app):
+    """The precise timers of one more `worker` process."""
+    return app.extensions["pomodoro.timers"].worker_timers(app)
 
 
 def completions(frames):
@@ -105,7 +110,7 @@ def test_the_job_arms_the_workers_timer_which_completes_on_ends_at(app, ada, rq_
     ada.work_seconds = 1
     _db.session.commit()
     session = actions.start_session(ada)
-    timers = WorkerTimers(app, rq_queue.connection)
+    timers = worker_timers(app)
     app.extensions["pomodoro.worker"] = timers
     try:
         jobs.complete_session(session.id, session.version, session.ends_at.isoformat())
@@ -120,7 +125,7 @@ def test_the_job_arms_the_workers_timer_which_completes_on_ends_at(app, ada, rq_
 def test_the_reconciler_restores_lost_jobs_and_completes_overdue_sessions(app, ada, rq_queue, db):
     session = actions.start_session(ada)
     rq_queue.connection.flushdb()  # Redis restarted empty
-    timers = WorkerTimers(app, rq_queue.connection)
+    timers = worker_timers(app)
     try:
         assert reconcile(timers)["rescheduled"] == 1
         assert rq_queue.scheduled_job_registry.get_job_ids() == [RQTimers.job_id(session.id)]
@@ -137,7 +142,7 @@ def test_the_reconciler_leaves_a_session_to_the_timer_of_a_live_worker(app, ada,
     """A burst of completions runs a little late; a reconciler that raced the
     timers for them would complete its share one by one, later still."""
     session = actions.start_session(ada)
-    holding, other = WorkerTimers(app, rq_queue.connection), WorkerTimers(app, rq_queue.connection)
+    holding, other = worker_timers(app), worker_timers(app)
     try:
         holding.alive()
         holding.arm(session.id, session.version, session.ends_at)
@@ -156,7 +161,7 @@ def test_the_reconciler_leaves_a_session_to_the_timer_of_a_live_worker(app, ada,
 
 def test_a_dead_workers_sessions_are_taken_over_at_once(app, ada, rq_queue, db):
     session = actions.start_session(ada)
-    dead, other, third = (WorkerTimers(app, rq_queue.connection) for _ in range(3))
+    dead, other, third = (worker_timers(app) for _ in range(3))
     try:
         app.extensions["pomodoro.timers"].cancel(session.id)  # its job ran, which leaves no job behind,
         dead.arm(session.id, session.version, session.ends_at)  # and armed this worker; then it was killed
@@ -174,7 +179,7 @@ def test_a_dead_workers_sessions_are_taken_over_at_once(app, ada, rq_queue, db):
 
 def test_a_session_whose_timer_here_gave_up_is_completed_at_once(app, ada, rq_queue, db):
     session = actions.start_session(ada)
-    timers = WorkerTimers(app, rq_queue.connection)
+    timers = worker_timers(app)
     try:
         timers.alive()
         timers.arm(session.id, session.version, session.ends_at)
@@ -190,7 +195,7 @@ def test_the_frequent_pass_arms_what_is_due_soon_and_leaves_later_sessions_to_th
     later_user = user_record(db, auth.sign_up("bo@example.org", work_seconds=3600))
     later = actions.start_session(later_user)
     rq_queue.connection.flushdb()  # Redis restarted empty
-    timers = WorkerTimers(app, rq_queue.connection)
+    timers = worker_timers(app)
     try:
         two_seconds_before_its_end = soon.ends_at - timedelta(seconds=2)
         assert reconcile(timers, now=two_seconds_before_its_end, everything=False) == {"completed": 0, "rescheduled": 0, "armed": 1}
@@ -222,7 +227,7 @@ def test_a_change_committed_by_a_process_that_died_before_publishing_it_still_re
     assert _db.session.get(Session, session.id, populate_existing=True).status == "completed"
     assert completions(heard()) == [], "the dead process published nothing"
 
-    timers = WorkerTimers(app, rq_queue.connection)
+    timers = worker_timers(app)
     try:
         reconcile(timers, now=utcnow() + timedelta(seconds=5))  # a pass of any worker's reconciler, soon after
         frames = []
