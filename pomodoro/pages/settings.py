@@ -5,7 +5,7 @@ from zoneinfo import available_timezones
 
 from flask import flash, request
 from flask_login import current_user
-from marshmallow import ValidationError
+from marshmallow import ValidationError, validate
 
 from .. import actions
 from ..schemas import ConfigurationChange
@@ -14,6 +14,12 @@ from . import bp, htmx, page, see_other
 DURATION_FIELDS = {"work_seconds": "work_minutes", "short_break_seconds": "short_break_minutes",
                    "long_break_seconds": "long_break_minutes"}
 SWITCHES = ("auto_start_breaks", "auto_start_work")
+
+
+def _allowed(field: str) -> validate.Range:
+    """The range the API's schema allows for `field`: the form says the same."""
+    return next(check for check in ConfigurationChange().fields[field].validators
+                if isinstance(check, validate.Range))
 
 
 def minutes_text(seconds: int) -> str:
@@ -29,6 +35,11 @@ def parse_minutes(text: str) -> int | None:
     if re.fullmatch(r"-?\d{1,5}(\.\d{1,6})?|-?\.\d{1,6}", text):
         return round(float(text) * 60)
     return None
+
+
+SECONDS, INTERVAL = _allowed("work_seconds"), _allowed("long_break_interval")
+DURATION_PROBLEM = f"From {minutes_text(SECONDS.min)} to {minutes_text(SECONDS.max)} minutes."
+INTERVAL_PROBLEM = f"A whole number from {INTERVAL.min} to {INTERVAL.max}."
 
 
 def settings_form(user) -> dict:
@@ -54,7 +65,7 @@ def read_settings(form) -> tuple[dict, dict]:
     if re.fullmatch(r"\d{1,3}", interval):
         data["long_break_interval"] = int(interval)
     else:
-        errors["long_break_interval"] = "A whole number from 1 to 12."
+        errors["long_break_interval"] = INTERVAL_PROBLEM
     data |= {switch: switch in form for switch in SWITCHES}
     data["timezone"] = form.get("timezone", "").strip()
     try:
@@ -62,9 +73,9 @@ def read_settings(form) -> tuple[dict, dict]:
     except ValidationError as error:
         for field, messages in error.messages.items():
             if field in DURATION_FIELDS:
-                errors[DURATION_FIELDS[field]] = "From 0:01 (one second) to 1440 minutes (a day)."
+                errors[DURATION_FIELDS[field]] = DURATION_PROBLEM
             elif field == "long_break_interval":
-                errors[field] = "A whole number from 1 to 12."
+                errors[field] = INTERVAL_PROBLEM
             else:
                 errors[field] = " ".join(messages)
     return data, errors
@@ -77,7 +88,7 @@ def time_zones() -> list[str]:
 def settings_page(form: dict, errors: dict | None = None, alert: str | None = None,
                   saved: bool = False, status: int = 200):
     return page("settings.html", "settings_form", status, form=form, errors=errors or {},
-                alert=alert, saved=saved, zones=time_zones())
+                alert=alert, saved=saved, zones=time_zones(), interval=INTERVAL)
 
 
 @bp.route("/settings", methods=["GET", "POST"])
