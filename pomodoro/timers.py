@@ -95,7 +95,7 @@ class LocalTimers:
         from .reconciler import Reconciler
 
         with self._wake:
-            if self._reconciler is not None:
+            if self._reconciler is not None or self._stopped:
                 return
             self._reconciler = Reconciler(self.app, self, every=reconcile_every)
         self._reconciler.start()
