@@ -134,3 +134,21 @@ def test_over_rq_redis_down_does_not_fail_the_caller(app, db):
 
     app.extensions["pomodoro.background"] = RQBackground(Queue("pomodoro", connection=redis_lib.Redis(port=1)))
     background.run(RECORD, "lost")  # the work is in rows: a sweep queues it again
+
+
+# -- sweeps ------------------------------------------------------------------------
+
+def test_the_reconciler_runs_each_sweep_about_as_often_as_it_asked(app):
+    ran_at = []
+
+    @background.every(0.2)
+    def sweep():
+        ran_at.append(utcnow())
+
+    try:
+        app.extensions["pomodoro.timers"].start(reconcile_every=0.05)  # as a first request does, but quicker
+        wait_until(lambda: len(ran_at) >= 3, 10, message="three sweeps")
+        gaps = [later - earlier for earlier, later in zip(ran_at, ran_at[1:])]
+        assert all(gap >= timedelta(seconds=0.2) for gap in gaps), gaps
+    finally:
+        background._sweeps.remove((0.2, sweep))
