@@ -7,9 +7,13 @@ VENDOR := pomodoro/static/vendor
 
 .PHONY: run test install browser
 
+PORT ?= 5000
+
+# One gunicorn process with gevent: the embedded default keeps its clock and its sockets in one process.
 run: $(BIN)/.runtime $(VENDOR)/.copied
 	$(BIN)/flask --app wsgi db upgrade
-	$(BIN)/flask --app wsgi run
+	exec $(BIN)/gunicorn --worker-class gevent --workers 1 --worker-connections 1000 --graceful-timeout 1 \
+		--bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
 test: $(BIN)/.dev $(VENDOR)/.copied browser
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -25,12 +29,9 @@ $(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-# Third-party browser files come from npm at install time and are served from static/vendor.
+# Third-party browser files come from npm at install time: `npm ci` copies them into static/vendor.
 $(VENDOR)/.copied: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
-	mkdir -p $(VENDOR)/swagger-ui $(VENDOR)/htmx
-	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/swagger-ui/
-	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
 	touch $@
 
 # The browser tests drive Debian's Chromium (Playwright cannot download its own here).

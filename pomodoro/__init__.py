@@ -34,13 +34,16 @@ def _secret_key(app: Flask) -> str:
 
 
 def engine_options(url: str) -> dict:
-    """Keep as many idle PostgreSQL connections as a process uses at once (the
-    worker's twelve completion threads, a web process under a burst of
-    requests): past `pool_size`, SQLAlchemy closes each connection it gets
-    back, and a burst then opens a new one, a new server process, per query."""
+    """No ping before each use of a pooled connection (a round trip on every
+    request): a dropped one is met by the request and handled there (see
+    errors.handle_database_unavailable). On PostgreSQL, keep as many idle
+    connections as a process uses at once (the worker's completion threads,
+    a web process under a burst of requests): past `pool_size`, SQLAlchemy
+    closes each connection it gets back, and a burst then opens a new one, a
+    new server process, per query."""
     if url.startswith("sqlite"):
-        return {"pool_pre_ping": True}
-    return {"pool_pre_ping": True, "pool_size": 16, "max_overflow": 8}
+        return {}
+    return {"pool_size": 16, "max_overflow": 8}
 
 
 def _settings(app: Flask) -> dict:
@@ -56,6 +59,7 @@ def _settings(app: Flask) -> dict:
         "SOCKET_PING_SECONDS": float(env.get("SOCKET_PING_SECONDS", "25")),
         "SESSION_COOKIE_SECURE": env.get("SECURE_COOKIES", "0") == "1",
         "REMEMBER_COOKIE_SECURE": env.get("SECURE_COOKIES", "0") == "1",
+        "WEBHOOK_ALLOW_PRIVATE": env.get("WEBHOOK_ALLOW_PRIVATE", "0") == "1",
     }
 
 
@@ -112,7 +116,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     security.init_app(app)
     app.cli.add_command(worker_command)
+    _check_browser_files(app)
     return app
+
+
+def _check_browser_files(app: Flask) -> None:
+    """Say so when the npm build step was skipped: the pages would load, but their live parts would not."""
+    if not (Path(app.static_folder) / "vendor" / "htmx" / "htmx.min.js").exists():
+        app.logger.error("pomodoro/static/vendor is missing: run `npm ci` (see README, Running it for many users).")
 
 
 def _init_runtime(app: Flask) -> None:

@@ -5,16 +5,19 @@ The JSON API, the pages, the socket and the completion jobs all come through
 here, so the sequence is written once. Functions take the acting user and
 `now`, and raise `rules.Refused` (409) or `NotFound` (404).
 """
+from contextlib import contextmanager
 from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from . import announcements as said
 from . import rules
 from .extensions import db
-from .models import Cycle, Session, User, new_id, utcnow
+from .models import Cycle, Session, Task, User, new_id, utcnow
 from .schemas import configuration_json, cycle_json, session_json
 
 
@@ -188,24 +191,41 @@ def sign_up(email: str, password: str, name: str = "", timezone: str = "UTC") ->
 def _new_session(user: User, cycle: Cycle, session_type: str, now: datetime, position: int | None = None) -> Session:
     if position is None:
         position = 1 + (db.session.scalar(select(func.max(Session.position)).where(Session.cycle_id == cycle.id)) or 0)
+    task_id = None
+    if session_type == rules.WORK:  # a focus session counts toward the active task
+        task_id = db.session.scalar(select(Task.id).where(Task.user_id == user.id, Task.active))
     # The id is given here, not at the flush, so the session can be announced before the commit.
-    session = Session(id=new_id(), user_id=user.id, cycle_id=cycle.id, type=session_type, position=position)
+    session = Session(id=new_id(), user_id=user.id, cycle_id=cycle.id, type=session_type, position=position,
+                      task_id=task_id)
     session.cycle = cycle
     rules.start(session, rules.duration_for(user, session_type), now)
     db.session.add(session)
     return session
 
 
+@contextmanager
+def lost_race(refusal: str):
+    """A flush before the commit meets concurrent requests' changes as the
+    commit does: what the database refuses (a unique index, a stale version)
+    rolls back and is refused (409), never a 500."""
+    try:
+        yield
+    except (IntegrityError, StaleDataError):
+        db.session.rollback()
+        raise rules.Refused(refusal) from None
+
+
 def _new_cycle(user: User, now: datetime) -> Cycle:
     """A new active cycle, finishing the previous one."""
     previous = active_cycle(user)
-    if previous is not None:
-        rules.finish_cycle(previous, now)
-        db.session.flush()  # the previous cycle leaves 'active' before the new one takes its place
-        said.announce(user.id, said.CYCLE_FINISHED, {"cycle": cycle_json(previous)})
-    cycle = Cycle(user_id=user.id, long_break_interval=user.long_break_interval, created_at=now)
-    db.session.add(cycle)
-    db.session.flush()
+    with lost_race("Another request started a cycle meanwhile; try again."):
+        if previous is not None:
+            rules.finish_cycle(previous, now)
+            db.session.flush()  # the previous cycle leaves 'active' before the new one takes its place
+            said.announce(user.id, said.CYCLE_FINISHED, {"cycle": cycle_json(previous)})
+        cycle = Cycle(user_id=user.id, long_break_interval=user.long_break_interval, created_at=now)
+        db.session.add(cycle)
+        db.session.flush()
     said.announce(user.id, said.CYCLE_CREATED, {"cycle": cycle_json(cycle)})
     return cycle
 
@@ -219,8 +239,13 @@ def create_cycle(user: User, now: datetime | None = None) -> Cycle:
     return cycle
 
 
+ACTIVE_TASK = object()  # start_session's task_id when none is named: the active task
+
+
 def start_session(user: User, cycle_id: str | None = None, session_type: str | None = None,
-                  now: datetime | None = None) -> Session:
+                  now: datetime | None = None, task_id=ACTIVE_TASK) -> Session:
+    """Start a session; a focus session counts toward `task_id` (None: no task),
+    by default the active task."""
     now = now or utcnow()
     if settle(user, now) is not None:
         raise rules.Refused("A session is already running or paused.")
@@ -231,6 +256,8 @@ def start_session(user: User, cycle_id: str | None = None, session_type: str | N
     else:
         cycle = active_cycle(user) or _new_cycle(user, now)
     session = _new_session(user, cycle, session_type or cycle.next_session_type, now)
+    if task_id is not ACTIVE_TASK and session.type == rules.WORK:
+        session.task_id = task_id and own_task(user, task_id).id
     said.announce(user.id, said.SESSION_STARTED, {"session": session_json(session)})
     said.commit("A session is already running or paused.")
     _timers().schedule(session)
@@ -273,3 +300,58 @@ def update_configuration(user: User, changes: dict) -> User:
     said.announce(user.id, said.CONFIGURATION_UPDATED, {"configuration": configuration_json(user)})
     said.commit(ACCOUNT_CHANGED)
     return user
+
+
+# -- tasks: the task and note of a session, extending it, interruptions -------------
+
+class TaskNotFound(NotFound):
+    """The task named does not exist or belongs to someone else."""
+
+
+def own_task(user: User, task_id: str) -> Task:
+    task = db.session.get(Task, task_id)
+    if task is None or task.user_id != user.id:
+        raise TaskNotFound("No such task.")
+    return task
+
+
+def _session_changed(user: User, session: Session, event: str) -> Session:
+    """Announce and store a change to `session`. Any change bumps its version,
+    so a running one gets its completion again, for the new version."""
+    said.announce(user.id, event, {"session": session_json(session)})
+    said.commit(CHANGED_MEANWHILE)
+    if session.status == rules.RUNNING:
+        _timers().schedule(session)
+    return session
+
+
+def update_session(user: User, session_id: str, changes: dict, now: datetime | None = None) -> Session:
+    """Change the task a session counts toward, or its note (at any status: a
+    note is often written after the end)."""
+    session = get_session(user, session_id, now)
+    if "task_id" in changes:
+        session.task_id = changes["task_id"] and own_task(user, changes["task_id"]).id
+    if "note" in changes:
+        session.note = changes["note"] or None
+    return _session_changed(user, session, said.SESSION_UPDATED)
+
+
+def extend_session(user: User, session_id: str, seconds: int, now: datetime | None = None) -> Session:
+    """Give a running or paused session more time; a running one completes later."""
+    now = now or utcnow()
+    session = get_session(user, session_id, now)
+    rules.extend(session, seconds, now)
+    return _session_changed(user, session, said.SESSION_EXTENDED)
+
+
+def log_interruption(user: User, session_id: str, kind: str, now: datetime | None = None) -> Session:
+    """Count an interruption (`internal` or `external`) of a running or paused focus session."""
+    now = now or utcnow()
+    session = get_session(user, session_id, now)
+    if session.type != rules.WORK or session.status not in rules.OPEN_STATUSES:
+        raise rules.Refused("Interruptions are logged during a running or paused focus session.")
+    if kind == "internal":
+        session.interruptions_internal += 1
+    else:
+        session.interruptions_external += 1
+    return _session_changed(user, session, said.SESSION_UPDATED)

@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, TypeDecorator, func, select
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text, TypeDecorator, func, select
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -60,6 +60,10 @@ class User(UserMixin, db.Model):
     auto_start_breaks: Mapped[bool] = mapped_column(default=True)
     auto_start_work: Mapped[bool] = mapped_column(default=False)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # -- reports: the daily goal, and the calendar feed's secret (only its SHA-256) --
+    daily_goal: Mapped[int] = mapped_column(default=8, server_default="8")
+    calendar_secret_hash: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    calendar_secret_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -90,6 +94,10 @@ class ApiToken(db.Model):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # integrations: personal tokens have a name, may expire, and note their last use (to the minute)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
@@ -98,15 +106,19 @@ class ApiToken(db.Model):
         return hashlib.sha256(token.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, user: User) -> tuple["ApiToken", str]:
+    def issue(cls, user: User, name: str = "", expires_at: datetime | None = None) -> tuple["ApiToken", str]:
         """A new token for `user`: the record, and the secret shown once."""
         secret = secrets.token_urlsafe(32)  # 256 bits
-        return cls(user=user, token_hash=cls.digest(secret)), secret
+        return cls(user=user, token_hash=cls.digest(secret), name=name, expires_at=expires_at), secret
 
     @classmethod
     def find(cls, secret: str):
+        """The token with this secret, unless it expired (an expired token is as good as revoked)."""
         return db.session.scalar(
-            select(cls).options(joinedload(cls.user)).where(cls.token_hash == cls.digest(secret))
+            select(cls).options(joinedload(cls.user)).where(
+                cls.token_hash == cls.digest(secret),
+                (cls.expires_at.is_(None)) | (cls.expires_at > utcnow()),
+            )
         )
 
 
@@ -164,9 +176,19 @@ class Session(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=1)
+    # Tasks: the task a focus session counts toward, what was done, what interrupted it.
+    task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"), index=True)
+    note: Mapped[str | None] = mapped_column(String(2000))
+    interruptions_internal: Mapped[int] = mapped_column(default=0, server_default="0")
+    interruptions_external: Mapped[int] = mapped_column(default=0, server_default="0")
 
     cycle: Mapped[Cycle] = relationship(back_populates="sessions")
     user: Mapped[User] = relationship()
+    task: Mapped["Task | None"] = relationship()
+
+    @property
+    def interruptions(self) -> dict:
+        return {"internal": self.interruptions_internal, "external": self.interruptions_external}
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -182,4 +204,104 @@ class Session(db.Model):
             sqlite_where=db.text("status IN ('running', 'paused')"),
             postgresql_where=db.text("status IN ('running', 'paused')"),
         ),
+    )
+
+
+class Task(db.Model):
+    """Something to do, planned in pomodoros. Its `completed_pomodoros` and
+    `focused_seconds` are not stored: they are counted from its completed
+    focus sessions (`tasks.progress`), so a session moved to another task
+    afterwards counts there at once."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    estimated_pomodoros: Mapped[int] = mapped_column(default=0)
+    done: Mapped[bool] = mapped_column(default=False)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(default=False)
+    position: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        Index("ix_tasks_user_position", "user_id", "done", "position"),
+        # At most one active task per user, enforced by the database.
+        Index(
+            "uq_tasks_one_active_per_user",
+            "user_id",
+            unique=True,
+            sqlite_where=db.text("active"),
+            postgresql_where=db.text("active"),
+        ),
+    )
+
+
+# -- integrations: webhooks and their deliveries -------------------------------------
+
+def new_delivery_id() -> str:
+    return "msg_" + uuid.uuid4().hex
+
+
+class Webhook(db.Model):
+    """An endpoint a user registered: the events it wants (None: all of them),
+    signed with `secret` (and `previous_secret` until `previous_secret_until`,
+    after a rotation)."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list | None] = mapped_column(JSON)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    secret: Mapped[str] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(String(300))
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    deliveries: Mapped[list["WebhookDelivery"]] = relationship(
+        back_populates="webhook", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def wants(self, event: str) -> bool:
+        return self.enabled and (not self.events or event in self.events)
+
+
+class WebhookDelivery(db.Model):
+    """One event for one endpoint; its id is the `webhook-id` header, the same on
+    every attempt. `leased_until` marks an attempt in flight (a sender that dies
+    mid-attempt lets the lease run out, and the delivery is tried again)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=new_delivery_id)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    response_code: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(String(500))
+    duration_ms: Mapped[int | None]
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    webhook: Mapped[Webhook] = relationship(back_populates="deliveries")
+
+    __table_args__ = (
+        CheckConstraint(_in("status", ("pending", "delivered", "failed")), name="ck_webhook_deliveries_status"),
+        Index("ix_webhook_deliveries_webhook_created", "webhook_id", "created_at"),
+        Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
     )

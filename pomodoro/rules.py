@@ -146,6 +146,23 @@ def duration_for(settings, session_type: str) -> int:
     return getattr(settings, DURATION_FIELD[session_type])
 
 
+MAX_SESSION_SECONDS = 86400  # a session, extensions included, lasts at most a day
+
+
+def extend(session, seconds: int, now: datetime) -> None:
+    """Give a running or paused session `seconds` more: its duration and what
+    is left grow, and a running one ends that much later."""
+    _require(session, OPEN_STATUSES, "extended")
+    if is_overdue(session, now):
+        raise Refused("The session has already run out.")
+    if session.duration_seconds + seconds > MAX_SESSION_SECONDS:
+        raise Refused("A session can last at most a day, extensions included.")
+    session.duration_seconds += seconds
+    session.remaining_seconds += seconds
+    if session.status == RUNNING:
+        session.ends_at += timedelta(seconds=seconds)
+
+
 # -- the cycle ahead, as the timer page shows it --------------------------------
 
 class Following(NamedTuple):

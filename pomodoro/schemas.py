@@ -1,7 +1,8 @@
 """One declaration per body: it validates requests, shapes responses and
 events, and writes the OpenAPI document."""
 from datetime import UTC
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import available_timezones
 
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate
 
@@ -49,11 +50,18 @@ class Timestamp(fields.DateTime):
 _is_plain_text = validate.Regexp(r"^[^\x00\ud800-\udfff]*$", error="Contains a character that is not allowed.")
 
 
+@cache
+def time_zone_names() -> frozenset[str]:
+    """The IANA names the installed tz database holds: the one test of a time
+    zone (ZoneInfo itself opens whatever file a name leads to, and a directory
+    such as "Europe" or an over-long name raises OSError). "localtime" is the
+    host's own setting, not a name."""
+    return frozenset(available_timezones() - {"localtime"})
+
+
 def _is_time_zone(name: str) -> None:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError("Not a known IANA time zone, such as Europe/Paris.") from None
+    if name not in time_zone_names():
+        raise ValidationError("Not a known IANA time zone, such as Europe/Paris.")
 
 
 # -- requests ----------------------------------------------------------------
@@ -77,6 +85,8 @@ class ConfigurationChange(Schema):
     auto_start_breaks = StrictBoolean()
     auto_start_work = StrictBoolean()
     timezone = fields.String(validate=[_is_plain_text, validate.Length(max=64), _is_time_zone])
+    daily_goal = StrictInteger(validate=validate.Range(min=0, max=48),
+                               metadata={"description": "Focus sessions a day; 0 = no goal."})
 
 
 class NewCycle(Schema):
@@ -86,6 +96,8 @@ class NewCycle(Schema):
 class NewSession(Schema):
     cycle_id = fields.String(validate=[_is_plain_text, validate.Length(max=64)])
     type = fields.String(validate=validate.OneOf(rules.SESSION_TYPES))
+    task_id = fields.String(allow_none=True, validate=[_is_plain_text, validate.Length(max=64)], metadata={
+        "description": "The task a focus session counts toward; null for none. Left out: the active task."})
 
 
 class StatusChange(Schema):
@@ -149,6 +161,10 @@ class Session(Schema):
     completed_at = Timestamp(allow_none=True)
     cancelled_at = Timestamp(allow_none=True)
     server_time = Timestamp(metadata={"description": "The server's clock when this was written."})
+    task_id = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    interruptions = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                                metadata={"example": {"internal": 1, "external": 0}})
 
     @pre_dump
     def as_of_now(self, session, **kwargs):
@@ -191,3 +207,291 @@ class ErrorBody(Schema):
 
 class Error(Schema):
     error = fields.Nested(ErrorBody)
+
+
+# -- reports: statistics, export, calendar feed ------------------------------
+
+class DateRange(Schema):
+    """Local calendar dates, both included. Query strings: not strict types."""
+
+    from_ = fields.Date(data_key="from", metadata={"description": "First local day (YYYY-MM-DD)."})
+    to = fields.Date(metadata={"description": "Last local day (YYYY-MM-DD), included."})
+
+
+class FeedQuery(Schema):
+    days = fields.Integer(load_default=90, validate=validate.Range(min=1, max=400),
+                          metadata={"description": "How many days back the feed reaches."})
+
+
+class DayCount(Schema):
+    date = fields.Date()
+    focused_seconds = fields.Float()
+    work_sessions = fields.Integer()
+
+
+class HourCount(Schema):
+    hour = fields.Integer(metadata={"description": "Local hour of the day the sessions started, 0..23."})
+    focused_seconds = fields.Float()
+    work_sessions = fields.Integer()
+
+
+class Interruptions(Schema):
+    internal = fields.Integer()
+    external = fields.Integer()
+
+
+class StatsTotals(Schema):
+    focused_seconds = fields.Float()
+    work_sessions = fields.Integer()
+    active_days = fields.Integer()
+    average_focused_seconds_per_active_day = fields.Float()
+    interruptions = fields.Nested(Interruptions)
+
+
+class Streak(Schema):
+    current = fields.Integer(metadata={"description": "Days in a row, ending today or yesterday, the goal was met."})
+    longest = fields.Integer()
+    goal = fields.Integer(metadata={"description": "The daily goal the streak is counted against (0: one session)."})
+
+
+class TaskTime(Schema):
+    task_id = fields.String(allow_none=True, metadata={"description": "Null: sessions with no task."})
+    title = fields.String()
+    focused_seconds = fields.Float()
+    work_sessions = fields.Integer()
+
+
+class TagTime(Schema):
+    tag = fields.String()
+    focused_seconds = fields.Float()
+    work_sessions = fields.Integer()
+
+
+class Estimates(Schema):
+    tasks_done = fields.Integer(metadata={"description": "Tasks done in the range that had an estimate."})
+    on_estimate = fields.Integer()
+    under_estimate = fields.Integer(metadata={"description": "Done in fewer pomodoros than estimated."})
+    over_estimate = fields.Integer()
+    mean_ratio = fields.Float(allow_none=True, metadata={"description": "Mean of actual ÷ estimated pomodoros."})
+
+
+class Stats(Schema):
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    timezone = fields.String()
+    totals = fields.Nested(StatsTotals)
+    days = fields.List(fields.Nested(DayCount))
+    hours = fields.List(fields.Nested(HourCount))
+    tasks = fields.List(fields.Nested(TaskTime))
+    tags = fields.List(fields.Nested(TagTime))
+    streak = fields.Nested(Streak)
+    estimates = fields.Nested(Estimates)
+
+
+class CalendarFeed(Schema):
+    url = fields.String(metadata={"description": "The secret feed URL, shown this once."})
+
+# -- tasks -------------------------------------------------------------------
+
+class Title(fields.String):
+    """A task title, trimmed: a title of spaces is an empty one."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+def _tags_are_unique(tags: list) -> None:
+    if len({tag.casefold() for tag in tags}) != len(tags):
+        raise ValidationError("Tags must differ from each other, ignoring case.")
+
+
+TASK_TITLE = [_is_plain_text, validate.Length(min=1, max=200)]
+TASK_NOTES = [_is_plain_text, validate.Length(max=10000)]
+TASK_TAGS = [validate.Length(max=10), _tags_are_unique]
+TASK_TAG = [_is_plain_text, validate.Length(min=1, max=40)]
+ESTIMATE = validate.Range(min=0, max=99)
+
+
+class NewTask(Schema):
+    title = Title(required=True, validate=TASK_TITLE)
+    notes = fields.String(load_default="", validate=TASK_NOTES)
+    tags = fields.List(Title(validate=TASK_TAG), load_default=list, validate=TASK_TAGS)
+    estimated_pomodoros = StrictInteger(load_default=0, validate=ESTIMATE)
+    active = StrictBoolean(load_default=False)
+
+
+class TaskChange(Schema):
+    title = Title(validate=TASK_TITLE)
+    notes = fields.String(validate=TASK_NOTES)
+    tags = fields.List(Title(validate=TASK_TAG), validate=TASK_TAGS)
+    estimated_pomodoros = StrictInteger(validate=ESTIMATE)
+    done = StrictBoolean()
+    active = StrictBoolean(metadata={"description": "true: the task new focus sessions count toward."})
+    position = StrictInteger(validate=validate.Range(min=1, max=100000),
+                             metadata={"description": "1-based place in the list; the others move to make room."})
+
+
+class TaskQuery(Schema):
+    state = fields.String(load_default="open", validate=validate.OneOf(("open", "done", "all")))
+
+
+class Task(Schema):
+    id = fields.String()
+    title = fields.String()
+    notes = fields.String()
+    tags = fields.List(fields.String())
+    estimated_pomodoros = fields.Integer()
+    completed_pomodoros = fields.Integer(metadata={"description": "Its completed focus sessions."})
+    focused_seconds = fields.Float(metadata={"description": "The time its completed focus sessions ran."})
+    done = fields.Boolean()
+    done_at = Timestamp(allow_none=True)
+    active = fields.Boolean()
+    position = fields.Integer()
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+# -- integrations: personal API tokens and webhooks ----------------------------
+
+def _is_user_event(name: str) -> None:
+    from .announcements import USER_EVENTS
+
+    if name not in USER_EVENTS:
+        raise ValidationError(f"Not an event: one of {', '.join(USER_EVENTS)}.")
+
+
+def _is_webhook_url(url: str) -> None:
+    """The address rules, checked when the URL is saved (and again at each send)."""
+    from .webhook_rules import AddressRefused
+    from .webhooks import resolve
+
+    try:
+        resolve(url)
+    except AddressRefused as refused:
+        raise ValidationError(str(refused)) from None
+
+
+class NewApiToken(Schema):
+    name = fields.String(required=True, validate=[_is_plain_text, validate.Length(min=1, max=100)])
+    expires_in_days = StrictInteger(allow_none=True, validate=validate.Range(min=1, max=3650),
+                                    metadata={"description": "Days until it stops working; omit or null for never."})
+
+
+class ApiToken(Schema):
+    id = fields.String()
+    name = fields.String()
+    created_at = Timestamp()
+    last_used_at = Timestamp(allow_none=True, metadata={"description": "Noted to the minute."})
+    expires_at = Timestamp(allow_none=True)
+
+
+class NewApiTokenAnswer(ApiToken):
+    token = fields.String(metadata={"description": "The secret: shown this once."})
+    token_type = fields.String()
+
+
+class ApiTokenList(Schema):
+    items = fields.List(fields.Nested(ApiToken))
+
+
+WEBHOOK_EVENTS = fields.List(
+    fields.String(validate=_is_user_event), allow_none=True, validate=validate.Length(max=50),
+    metadata={"description": "The events to send; omitted, empty or null: all of them."},
+)
+
+
+class WebhookChange(Schema):
+    url = fields.String(validate=[_is_plain_text, validate.Length(min=1, max=2048), _is_webhook_url],
+                        metadata={"description": "https, to a public address."})
+    events = WEBHOOK_EVENTS
+    description = fields.String(validate=[_is_plain_text, validate.Length(max=500)])
+    enabled = StrictBoolean()
+
+
+class NewWebhook(WebhookChange):
+    url = fields.String(required=True, validate=[_is_plain_text, validate.Length(min=1, max=2048), _is_webhook_url],
+                        metadata={"description": "https, to a public address."})
+    description = fields.String(load_default="", validate=[_is_plain_text, validate.Length(max=500)])
+
+    class Meta:
+        exclude = ("enabled",)
+
+
+class Webhook(Schema):
+    id = fields.String()
+    url = fields.String()
+    events = fields.List(fields.String(), allow_none=True, metadata={"description": "null: all events."})
+    description = fields.String()
+    enabled = fields.Boolean()
+    disabled_reason = fields.String(allow_none=True, metadata={"description": "Why it was disabled, if it was by us."})
+    previous_secret_until = Timestamp(allow_none=True, metadata={"description": "Until then the previous secret signs too."})
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class Plan(Schema):
+    pomodoros_left = fields.Integer()
+    focus_seconds_left = fields.Float()
+    finish_at = Timestamp(allow_none=True, metadata={"description": "Null when nothing is left to do."})
+
+
+class TaskList(Schema):
+    items = fields.List(fields.Nested(Task))
+    plan = fields.Nested(Plan)
+
+
+class SessionPage(SessionList):
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
+class WebhookWithSecret(Webhook):
+    secret = fields.String(metadata={"description": "whsec_…: shown this once."})
+
+
+class WebhookList(Schema):
+    items = fields.List(fields.Nested(Webhook))
+
+
+class WebhookDelivery(Schema):
+    id = fields.String(metadata={"description": "The webhook-id header, the same on every attempt."})
+    event = fields.String()
+    status = fields.String(metadata={"description": "pending, delivered or failed."})
+    attempts = fields.Integer()
+    next_attempt_at = Timestamp(allow_none=True)
+    last_attempt_at = Timestamp(allow_none=True)
+    response_code = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    duration_ms = fields.Integer(allow_none=True)
+    response_body = fields.String(allow_none=True, metadata={"description": "The first 1 KB of the last answer."})
+    created_at = Timestamp()
+
+
+class WebhookDeliveryList(Schema):
+    items = fields.List(fields.Nested(WebhookDelivery))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
+class SessionChange(Schema):
+    task_id = fields.String(allow_none=True, validate=[_is_plain_text, validate.Length(max=64)])
+    note = fields.String(allow_none=True, validate=[_is_plain_text, validate.Length(max=2000)])
+
+
+class Extension(Schema):
+    seconds = StrictInteger(required=True, validate=validate.Range(min=1, max=3600))
+
+
+class Interruption(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(("internal", "external")))
+
+
+_task = Task()
+
+
+def task_json(task) -> dict:
+    return _task.dump(task)
+class Queued(Schema):
+    delivery_id = fields.String()

@@ -1,6 +1,6 @@
 """Security headers on every response: a Content-Security-Policy that the pages
 satisfy as they are (no inline script or style, no eval), and headers that stop
-MIME sniffing, framing and cross-site referrers."""
+MIME sniffing, framing and cross-site referrers; and HEAD answered as GET."""
 import re
 
 from flask import Flask, Response, request
@@ -46,5 +46,19 @@ def add_headers(response: Response) -> Response:
     return response
 
 
+def head_is_get() -> None:
+    """HEAD is GET without the body (RFC 9110), whatever the request carries.
+
+    Werkzeug routes HEAD to every GET view, and a view that serves GET and POST
+    and tells them apart by `!= "GET"` would act on a HEAD as on a POST, with
+    none of what guards a POST (CSRF, the log-in limit). The views see GET; the
+    environ keeps HEAD, so the answer still goes out without a body.
+    """
+    if request.method == "HEAD":
+        request.method = "GET"
+
+
 def init_app(app: Flask) -> None:
+    # First of all: the limiter, the guards and the views all see the method the view will serve.
+    app.before_request_funcs.setdefault(None, []).insert(0, head_is_get)
     app.after_request(add_headers)

@@ -8,13 +8,15 @@ simple-websocket's `ping_interval`: that costs each socket a selector in the
 reader thread and measured more CPU and memory per socket (bench/README.md,
 "Keeping quiet sockets alive"), and its pings come from a second thread.
 """
+import binascii
 import queue
+from base64 import b64decode
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, request
 from flask_login import current_user
 from wsproto.events import Ping
-from wsproto.utilities import LocalProtocolError
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from . import actions
 from .errors import error_response
@@ -24,6 +26,18 @@ from .models import ApiToken
 from .schemas import session_json
 
 bp = Blueprint("socket", __name__)
+
+
+@bp.before_request
+def check_key():
+    """RFC 6455 asks for a key of 16 random bytes in base64; wsproto takes any."""
+    try:
+        valid = len(b64decode(request.headers.get("Sec-WebSocket-Key", ""), validate=True)) == 16
+    except binascii.Error:
+        valid = False
+    if not valid:
+        return error_response(400, "Sec-WebSocket-Key must be 16 bytes in base64.")
+    return None
 
 
 @bp.before_request
@@ -45,6 +59,17 @@ def authenticate():
     # offer of it is not heard.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     return None
+
+
+@bp.errorhandler(RemoteProtocolError)
+def bad_handshake(error: RemoteProtocolError):
+    """wsproto refused the upgrade (no key, a version other than 13, headers
+    that are not HTTP): its verdict (400, or 426 naming the version we speak)
+    as our error JSON. Nothing was written to the socket yet."""
+    hint = error.event_hint
+    status = getattr(hint, "status_code", 400)
+    headers = {name.decode(): value.decode() for name, value in getattr(hint, "headers", [])}
+    return (*error_response(status, f"Not a WebSocket handshake we can accept: {error}."), headers)
 
 
 def _same_origin() -> bool:

@@ -22,7 +22,7 @@ from pomodoro.extensions import db as _db
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TABLES = ("sessions", "cycles", "api_tokens", "users")
+TABLES = ("sessions", "tasks", "cycles", "api_tokens", "users")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

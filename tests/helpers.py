@@ -56,7 +56,7 @@ def stored_rows(app) -> dict:
         with db.engine.connect() as connection:
             return {
                 table: sorted(tuple(map(str, row)) for row in connection.execute(text(f"SELECT * FROM {table}")))
-                for table in ("users", "api_tokens", "cycles", "sessions")
+                for table in ("users", "api_tokens", "cycles", "sessions", "tasks")
             }
 
 

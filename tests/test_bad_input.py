@@ -7,6 +7,7 @@ from .helpers import Api, assert_error, stored_rows
 NUL, SURROGATE = "\x00", "\ud800"
 NESTED_TOO_DEEP = "[" * 30000 + "]" * 30000  # fits in 64 KiB; json.loads runs out of stack
 TOO_LARGE = '{"name": "' + "x" * (64 * 1024) + '"}'
+HUGE_INTEGER = "9" * 5000  # past the 4,300 digits Python reads
 
 CONFIGURATION = "/users/{me}/configuration"
 STATUS = "/sessions/{session}/status"
@@ -98,6 +99,20 @@ BAD_REQUESTS = {
             ("POST", "/users"), ("POST", "/auth/token"), ("PATCH", CONFIGURATION),
             ("POST", "/sessions"), ("PATCH", STATUS)]
     ],
+    # -- hardening (issue 11) --
+    "time-zone names that lead to no zone file": [
+        ("PATCH", CONFIGURATION, {"timezone": value}, 422, "timezone")
+        for value in ("Europe", "America", "Etc", "__pycache__", "Europe/__pycache__", "A" * 64, "iso3166.tab",
+                      "tzdata.zi", "leapseconds", "Europe//Paris", ".", "..", "localtime", "Europe/Paris/")
+    ],
+    "integers of thousands of digits": [
+        *[(method, path, '{"email": %s, "password": "correct horse"}' % HUGE_INTEGER, 400, None)
+          for method, path in [("POST", "/users"), ("POST", "/auth/token")]],
+        ("POST", "/users", '{"email": "new@example.org", "password": "correct horse", "name": -%s}' % HUGE_INTEGER, 400, None),
+        ("PATCH", CONFIGURATION, '{"work_seconds": %s}' % HUGE_INTEGER, 400, None),
+        ("POST", "/sessions", '{"type": [%s]}' % HUGE_INTEGER, 400, None),
+        ("PATCH", STATUS, '{"status": %s}' % HUGE_INTEGER, 400, None),
+    ],
 }
 
 
@@ -132,19 +147,25 @@ def ada(client, app, auth):
     return api, {"me": api.who.id, "cycle": session["cycle_id"], "session": session["id"]}
 
 
-@pytest.mark.parametrize("kind", BAD_REQUESTS)
-def test_bad_input_is_refused_and_changes_nothing(client, app, ada, kind):
-    api, ids = ada
+def wrongly_answered(client, app, requests, ids, headers) -> list[str]:
+    """What each of `requests` (method, path, body, status, field) got wrong:
+    the answer, or a change to stored data."""
     wrong = []
-    for method, path, body, status, field in BAD_REQUESTS[kind]:
+    for method, path, body, status, field in requests:
         before = stored_rows(app)
-        response = send(client, method, path.format(**ids), body, api.who.headers)
+        response = send(client, method, path.format(**ids), body, headers)
         problem = what_is_wrong(response, status, field)
         if stored_rows(app) != before:
             problem = f"{problem or ''} and it changed stored data"
         if problem:
             wrong.append(f"{method} {path} {body!r:.60}: {problem}")
-    assert wrong == []
+    return wrong
+
+
+@pytest.mark.parametrize("kind", BAD_REQUESTS)
+def test_bad_input_is_refused_and_changes_nothing(client, app, ada, kind):
+    api, ids = ada
+    assert wrongly_answered(client, app, BAD_REQUESTS[kind], ids, api.who.headers) == []
 
 
 def test_a_body_that_is_not_sent_as_json_is_refused_not_ignored(client, app, ada):
@@ -172,14 +193,18 @@ ID_ENDPOINTS = [
 ]
 
 
-def test_what_is_not_an_id_is_not_found(client, app, ada):
-    api, _ids = ada
+def assert_not_ids_are_not_found(client, app, endpoints, headers):
     before = stored_rows(app)
-    for method, path, body in ID_ENDPOINTS:
+    for method, path, body in endpoints:
         for not_an_id in NOT_IDS:
-            response = client.open(path.format(not_an_id), method=method, json=body, headers=api.who.headers)
+            response = client.open(path.format(not_an_id), method=method, json=body, headers=headers)
             assert_error(response, 404, "not_found")
     assert stored_rows(app) == before
+
+
+def test_what_is_not_an_id_is_not_found(client, app, ada):
+    api, _ids = ada
+    assert_not_ids_are_not_found(client, app, ID_ENDPOINTS, api.who.headers)
 
 
 def test_a_cycle_id_that_is_not_an_id_is_not_found(client, app, ada):

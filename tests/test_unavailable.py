@@ -1,8 +1,11 @@
 """A database that cannot be reached is a clear, retryable 503, for the API
 and for the pages alike, never a 500 or a traceback."""
+import psycopg
+import pytest
+
 from pomodoro import create_app
 
-from .conftest import config
+from .conftest import POSTGRES_URL, config
 from .live import free_port, session_cookie
 
 
@@ -28,3 +31,36 @@ def test_a_page_says_so_in_html_when_the_database_is_down():
     assert response.status_code == 503
     assert response.mimetype == "text/html"
     assert "briefly unavailable" in response.get_data(as_text=True)
+
+
+def _drop_the_app_connections(database_url: str) -> int:
+    """What a PostgreSQL restart does to a pool: every connection it holds is gone."""
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        return admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                             "WHERE datname = %s AND pid <> pg_backend_pid()", (name,)).fetchone()[0]
+
+
+@pytest.fixture
+def database_url(postgresql_url):
+    """PostgreSQL only: SQLite has no connection to drop."""
+    return postgresql_url
+
+
+def test_a_read_that_meets_a_dropped_connection_is_answered_from_a_fresh_one(postgresql_url, auth, client):
+    ada = auth.sign_up()
+    assert client.get("/users/me", headers=ada.headers).status_code == 200  # the pool now holds a connection
+    assert _drop_the_app_connections(postgresql_url) >= 1
+    response = client.get("/users/me", headers=ada.headers)
+    assert response.status_code == 200, response.json
+    assert response.json["email"] == ada.email
+
+
+def test_a_write_that_meets_a_dropped_connection_answers_503_and_the_next_one_works(postgresql_url, auth, client):
+    ada = auth.sign_up()
+    assert client.get("/users/me", headers=ada.headers).status_code == 200
+    assert _drop_the_app_connections(postgresql_url) >= 1
+    response = client.post("/sessions", json={}, headers=ada.headers)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert client.post("/sessions", json={}, headers=ada.headers).status_code == 201

@@ -17,8 +17,16 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('daily_goal', sa.Integer(), server_default='8', nullable=False))
+        batch_op.add_column(sa.Column('calendar_secret_hash', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('calendar_secret_created_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index('ix_users_calendar_secret_hash', ['calendar_secret_hash'], unique=True)
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_index('ix_users_calendar_secret_hash')
+        batch_op.drop_column('calendar_secret_created_at')
+        batch_op.drop_column('calendar_secret_hash')
+        batch_op.drop_column('daily_goal')

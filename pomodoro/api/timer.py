@@ -1,5 +1,8 @@
 """The JSON API of the timer: users and their configuration, cycles and sessions."""
+from contextlib import contextmanager
+
 from flask import url_for
+from flask_smorest import abort as abort_with
 from flask_login import current_user
 from flask_smorest import Blueprint
 
@@ -87,8 +90,11 @@ def list_cycle_sessions(cycle_id):
 @bp.response(201, schemas.Session)
 @bp.alt_response(409, schema=schemas.Error, description="A session is already running or paused, or the cycle is finished")
 def start_session(fields):
-    """Start a session: by default the active cycle's next one (a cycle is made if none is active)."""
-    return actions.start_session(current_user, fields.get("cycle_id"), fields.get("type"))
+    """Start a session: by default the active cycle's next one (a cycle is made if none is active).
+    A focus session counts toward `task_id`, by default the active task."""
+    with unknown_task_is_invalid():
+        return actions.start_session(current_user, fields.get("cycle_id"), fields.get("type"),
+                                     task_id=fields.get("task_id", actions.ACTIVE_TASK))
 
 
 @bp.route("/sessions/current")
@@ -132,3 +138,42 @@ def resume_session(session_id):
 def change_session_status(fields, session_id):
     """Move a session to `paused`, `running`, `completed` (finish early) or `cancelled` (skip)."""
     return actions.set_session_status(current_user, session_id, fields["status"])
+
+
+# -- tasks: a session's task and note, extending, interruptions ---------------------
+
+@contextmanager
+def unknown_task_is_invalid():
+    """A task id in a body that names none of yours is a field error (422), not a missing page."""
+    try:
+        yield
+    except actions.TaskNotFound as error:
+        abort_with(422, messages={"json": {"task_id": [str(error)]}})
+
+
+@bp.route("/sessions/<session_id>", methods=["PATCH"])
+@bp.arguments(schemas.SessionChange)
+@bp.response(200, schemas.Session)
+def update_session(changes, session_id):
+    """Change the task a session counts toward (null: none) or its note, whatever its status."""
+    with unknown_task_is_invalid():
+        return actions.update_session(current_user, session_id, changes)
+
+
+@bp.route("/sessions/<session_id>/extend", methods=["PATCH"])
+@bp.arguments(schemas.Extension)
+@bp.response(200, schemas.Session)
+@bp.alt_response(409, schema=schemas.Error, description="The session is not running or paused, or would last more than a day")
+def extend_session(fields, session_id):
+    """Give a running or paused session more time: a running one ends that much later."""
+    return actions.extend_session(current_user, session_id, fields["seconds"])
+
+
+@bp.route("/sessions/<session_id>/interruptions", methods=["POST"])
+@bp.arguments(schemas.Interruption)
+@bp.response(200, schemas.Session)
+@bp.alt_response(409, schema=schemas.Error, description="Not a running or paused focus session")
+def log_interruption(fields, session_id):
+    """Count an interruption of a running or paused focus session: `internal` (a thought of
+    your own) or `external` (someone else)."""
+    return actions.log_interruption(current_user, session_id, fields["kind"])

@@ -1,15 +1,15 @@
 """Settings: durations in minutes (the API keeps seconds), the cycle, the
 auto-start switches and the time zone, validated by the API's own schema."""
 import re
-from zoneinfo import available_timezones
 
 from flask import flash, request
 from flask_login import current_user
 from marshmallow import ValidationError, validate
 
 from .. import actions
-from ..schemas import ConfigurationChange
+from ..schemas import ConfigurationChange, time_zone_names
 from . import bp, htmx, page, see_other
+from .reports import feed_state
 
 DURATION_FIELDS = {"work_seconds": "work_minutes", "short_break_seconds": "short_break_minutes",
                    "long_break_seconds": "long_break_minutes"}
@@ -40,6 +40,8 @@ def parse_minutes(text: str) -> int | None:
 SECONDS, INTERVAL = _allowed("work_seconds"), _allowed("long_break_interval")
 DURATION_PROBLEM = f"From {minutes_text(SECONDS.min)} to {minutes_text(SECONDS.max)} minutes."
 INTERVAL_PROBLEM = f"A whole number from {INTERVAL.min} to {INTERVAL.max}."
+GOAL = _allowed("daily_goal")
+GOAL_PROBLEM = f"A whole number of focus sessions from {GOAL.min} (no goal) to {GOAL.max}."
 
 
 def settings_form(user) -> dict:
@@ -48,6 +50,7 @@ def settings_form(user) -> dict:
         "long_break_interval": str(user.long_break_interval),
         "auto_start_breaks": user.auto_start_breaks, "auto_start_work": user.auto_start_work,
         "timezone": user.timezone,
+        "daily_goal": str(user.daily_goal),
     }
 
 
@@ -68,6 +71,12 @@ def read_settings(form) -> tuple[dict, dict]:
         errors["long_break_interval"] = INTERVAL_PROBLEM
     data |= {switch: switch in form for switch in SWITCHES}
     data["timezone"] = form.get("timezone", "").strip()
+    if "daily_goal" in form:  # (a form from before the goal existed leaves it as it is)
+        goal = form["daily_goal"].strip()
+        if re.fullmatch(r"\d{1,3}", goal):
+            data["daily_goal"] = int(goal)
+        else:
+            errors["daily_goal"] = GOAL_PROBLEM
     try:
         ConfigurationChange().load(data)
     except ValidationError as error:
@@ -76,19 +85,21 @@ def read_settings(form) -> tuple[dict, dict]:
                 errors[DURATION_FIELDS[field]] = DURATION_PROBLEM
             elif field == "long_break_interval":
                 errors[field] = INTERVAL_PROBLEM
+            elif field == "daily_goal":
+                errors[field] = GOAL_PROBLEM
             else:
                 errors[field] = " ".join(messages)
     return data, errors
 
 
 def time_zones() -> list[str]:
-    return sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC")
+    return sorted(zone for zone in time_zone_names() if "/" in zone or zone == "UTC")
 
 
 def settings_page(form: dict, errors: dict | None = None, alert: str | None = None,
                   saved: bool = False, status: int = 200):
     return page("settings.html", "settings_form", status, form=form, errors=errors or {},
-                alert=alert, saved=saved, zones=time_zones(), interval=INTERVAL)
+                alert=alert, saved=saved, zones=time_zones(), feed=feed_state(), interval=INTERVAL, goal=GOAL)
 
 
 @bp.route("/settings", methods=["GET", "POST"])

@@ -4,7 +4,7 @@ same action as the JSON API, and answers with the timer fragment (htmx) or a
 from flask import flash, request
 from flask_login import current_user
 
-from .. import actions, rules
+from .. import actions, reports, rules
 from ..models import utcnow
 from . import bp, htmx, label, page, see_other
 
@@ -31,6 +31,7 @@ def timer_context(alert: str | None = None) -> dict:
         "steps": _steps(cycle, session, user),
         "focus_number": min(done_work + 1, interval), "interval": interval,
         "can_restart_cycle": session is None and cycle is not None and bool(cycle.sessions),
+        "today": reports.today(user, now),  # reports: the daily goal and streak
     }
 
 

@@ -433,3 +433,28 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
   else init();
 })();
+
+/* == Reports (issue 13): the calendar feed's copy button (settings) ==
+ * Without JavaScript the address sits in a read-only field to select and copy. */
+(function () {
+  'use strict';
+
+  function wire() {
+    document.querySelectorAll('[data-copy]').forEach(function (button) {
+      var field = document.getElementById(button.getAttribute('data-copy'));
+      if (!field || !navigator.clipboard) return;
+      button.hidden = false;
+      button.addEventListener('click', function () {
+        navigator.clipboard.writeText(field.value).then(function () {
+          button.textContent = 'Copied';
+        }, function () {
+          field.select();
+        });
+      });
+    });
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', wire);
+  else wire();
+})();
+/* == end of Reports == */

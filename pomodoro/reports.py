@@ -1,0 +1,219 @@
+"""Statistics of focus sessions, counted in SQL.
+
+Counting rules (DESIGN.md): a focus session counts once it is completed; its
+focused time is the time it actually ran (duration less what was left); it
+belongs to the local calendar day, in the user's current time zone, on which
+it started. The grouping happens in the database: PostgreSQL turns a start
+into local time with `AT TIME ZONE`; SQLite, which knows no zones, adds the
+zone's UTC offset, chosen by a CASE over the spans between the zone's
+changes (`days.offset_segments`), so both agree across daylight saving.
+"""
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Integer, case, cast, func, literal, select, true
+
+from . import days, rules, tasks
+from .extensions import db
+from .models import Session, Task, User
+
+NOTHING = (0.0, 0, 0, 0)
+STREAK_LOOKBACK = 62  # days the timer page's streak reads before it reads the whole history
+
+
+def focused_seconds():
+    return Session.duration_seconds - Session.remaining_seconds
+
+
+def counted(user: User):
+    """The sessions that count: the user's completed focus sessions."""
+    return (Session.user_id == user.id, Session.type == rules.WORK, Session.status == rules.COMPLETED)
+
+
+def local_start(zone: ZoneInfo, start: datetime, end: datetime):
+    """A session's start as local wall-clock time, for starts within [start, end)."""
+    if db.engine.dialect.name == "postgresql":
+        return func.timezone(zone.key, Session.started_at)
+    segments = days.offset_segments(zone, start, end)
+
+    def shifted(offset: int):
+        return func.datetime(Session.started_at, literal(f"{offset:+d} seconds"))
+
+    if len(segments) == 1:
+        return shifted(segments[0][1])
+    return case(*[(Session.started_at < until, shifted(offset)) for until, offset in segments[:-1]],
+                else_=shifted(segments[-1][1]))
+
+
+def local_date(zone, start, end):
+    return func.date(local_start(zone, start, end))
+
+
+def local_hour(zone, start, end):
+    if db.engine.dialect.name == "postgresql":
+        return cast(func.extract("hour", local_start(zone, start, end)), Integer)
+    return cast(func.strftime("%H", local_start(zone, start, end)), Integer)
+
+
+def as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+@dataclass
+class Stats:
+    first: date
+    last: date
+    zone: ZoneInfo
+    goal: int
+    days: list[dict]
+    hours: list[dict]
+    totals: dict
+    streak: dict
+    tasks: list = field(default_factory=list)
+    tags: list = field(default_factory=list)
+    estimates: dict = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {"from_": self.first, "to": self.last, "timezone": self.zone.key, "totals": self.totals,
+                "days": self.days, "hours": self.hours, "tasks": self.tasks, "tags": self.tags,
+                "streak": self.streak, "estimates": self.estimates}
+
+
+def counts_by(user: User, key, start: datetime, end: datetime) -> dict:
+    """{key: (focused seconds, sessions, internal and external interruptions)}
+    for the counted sessions started in [start, end)."""
+    key = key.label("key")
+    rows = db.session.execute(
+        select(key, func.sum(focused_seconds()), func.count(),
+               func.sum(Session.interruptions_internal), func.sum(Session.interruptions_external))
+        .where(*counted(user), Session.started_at >= start, Session.started_at < end)
+        .group_by(key)
+    ).all()
+    return {row[0]: (round(float(row[1] or 0), 3), row[2], int(row[3] or 0), int(row[4] or 0)) for row in rows}
+
+
+def per_day(user: User, zone: ZoneInfo, first: date, last: date) -> list[dict]:
+    """Every local day from `first` to `last`: focused seconds and completed focus sessions."""
+    start, end = days.utc_span(first, last, zone)
+    found = {as_date(key): value for key, value in counts_by(user, local_date(zone, start, end), start, end).items()}
+    return [{"date": day, "focused_seconds": found.get(day, NOTHING)[0], "work_sessions": found.get(day, NOTHING)[1],
+             "interruptions": {"internal": found.get(day, NOTHING)[2], "external": found.get(day, NOTHING)[3]}}
+            for day in days.days_between(first, last)]
+
+
+def per_hour(user: User, zone: ZoneInfo, first: date, last: date) -> list[dict]:
+    """The 24 local hours of the day: focus started in each over the range."""
+    start, end = days.utc_span(first, last, zone)
+    found = {int(key): value for key, value in counts_by(user, local_hour(zone, start, end), start, end).items()}
+    return [{"hour": hour, "focused_seconds": found.get(hour, NOTHING)[0], "work_sessions": found.get(hour, NOTHING)[1]}
+            for hour in range(24)]
+
+
+def goal_days(user: User, zone: ZoneInfo, since: datetime | None, now: datetime) -> list[date]:
+    """The local days (ascending) on which the daily goal was met, from `since`
+    (None: the whole history) to `now`."""
+    if since is None:
+        since = db.session.scalar(select(func.min(Session.started_at)).where(*counted(user)))
+        if since is None:
+            return []
+    end = now + timedelta(days=1)
+    day = local_date(zone, since, end).label("day")
+    rows = db.session.scalars(
+        select(day).where(*counted(user), Session.started_at >= since, Session.started_at < end)
+        .group_by(day).having(func.count() >= max(user.daily_goal, 1)).order_by(day)
+    ).all()
+    return [as_date(row) for row in rows]
+
+
+def streak(user: User, now: datetime, whole_history: bool = True) -> dict:
+    """The current and longest streak. Without `whole_history` only the current
+    one is wanted: the recent days are read first, the rest only when the streak
+    runs back past them."""
+    zone = ZoneInfo(user.timezone)
+    today = days.local_day(now, zone)
+    if not whole_history:
+        since = days.day_start(today - timedelta(days=STREAK_LOOKBACK), zone)
+        current, _ = days.streaks(goal_days(user, zone, since, now), today)
+        if current <= STREAK_LOOKBACK - 2:
+            return {"current": current, "longest": None, "goal": user.daily_goal}
+    current, longest = days.streaks(goal_days(user, zone, None, now), today)
+    return {"current": current, "longest": longest, "goal": user.daily_goal}
+
+
+def totals_of(day_rows: list[dict]) -> dict:
+    focused = sum(row["focused_seconds"] for row in day_rows)
+    sessions = sum(row["work_sessions"] for row in day_rows)
+    active = sum(1 for row in day_rows if row["work_sessions"])
+    return {"focused_seconds": round(focused, 3), "work_sessions": sessions, "active_days": active,
+            "average_focused_seconds_per_active_day": round(focused / active, 3) if active else 0,
+            "interruptions": {kind: sum(row["interruptions"][kind] for row in day_rows)
+                              for kind in ("internal", "external")}}
+
+
+def per_task(user: User, start: datetime, end: datetime) -> list[dict]:
+    """Focus by task over [start, end), most first; sessions of no task (or of a deleted one) as one."""
+    seconds = func.sum(focused_seconds())
+    rows = db.session.execute(
+        select(Task.id, Task.title, seconds, func.count())
+        .select_from(Session).outerjoin(Task, Session.task_id == Task.id)
+        .where(*counted(user), Session.started_at >= start, Session.started_at < end)
+        .group_by(Task.id, Task.title).order_by(seconds.desc(), Task.title)
+    ).all()
+    return [{"task_id": row[0], "title": row[1] if row[0] else "No task", "focused_seconds": round(float(row[2] or 0), 3),
+             "work_sessions": row[3]} for row in rows]
+
+
+def tag_values():
+    """A task's tags as a table of rows (a JSON array in either database)."""
+    if db.engine.dialect.name == "postgresql":
+        return func.json_array_elements_text(Task.tags).table_valued("value").lateral("tag")
+    return func.json_each(Task.tags).table_valued("value").alias("tag")
+
+
+def per_tag(user: User, start: datetime, end: datetime) -> list[dict]:
+    """Focus by tag over [start, end), most first: a session counts toward every tag of its
+    task (so these add up to more than the total); tags differing only in case are one."""
+    tag = tag_values()
+    name = func.lower(tag.c.value)
+    seconds = func.sum(focused_seconds())
+    rows = db.session.execute(
+        select(func.min(tag.c.value), seconds, func.count())
+        .select_from(Session).join(Task, Session.task_id == Task.id).join(tag, true())
+        .where(*counted(user), Session.started_at >= start, Session.started_at < end)
+        .group_by(name).order_by(seconds.desc(), name)
+    ).all()
+    return [{"tag": row[0], "focused_seconds": round(float(row[1] or 0), 3), "work_sessions": row[2]} for row in rows]
+
+
+def estimates(user: User, start: datetime, end: datetime) -> dict:
+    """How the tasks done in [start, end) with an estimate came out against it."""
+    done = db.session.scalars(select(Task).where(
+        Task.user_id == user.id, Task.done, Task.estimated_pomodoros > 0,
+        Task.done_at >= start, Task.done_at < end)).all()
+    ratios = [task.completed_pomodoros / task.estimated_pomodoros for task in tasks.with_progress(user, done)]
+    return {"tasks_done": len(ratios), "on_estimate": sum(1 for ratio in ratios if ratio == 1),
+            "under_estimate": sum(1 for ratio in ratios if ratio < 1),
+            "over_estimate": sum(1 for ratio in ratios if ratio > 1),
+            "mean_ratio": round(sum(ratios) / len(ratios), 3) if ratios else None}
+
+
+def stats(user: User, first: date, last: date, now: datetime | None = None) -> Stats:
+    """Everything /stats and the reports page show for the local days `first` to `last`."""
+    now = now or datetime.now(UTC)
+    zone = ZoneInfo(user.timezone)
+    day_rows = per_day(user, zone, first, last)
+    start, end = days.utc_span(first, last, zone)
+    return Stats(first=first, last=last, zone=zone, goal=user.daily_goal, days=day_rows,
+                 hours=per_hour(user, zone, first, last), totals=totals_of(day_rows),
+                 streak=streak(user, now), tasks=per_task(user, start, end), tags=per_tag(user, start, end),
+                 estimates=estimates(user, start, end))
+
+
+def today(user: User, now: datetime) -> dict:
+    """The timer page's goal line: focus sessions completed today, the goal, the current streak."""
+    zone = ZoneInfo(user.timezone)
+    day = days.local_day(now, zone)
+    row = per_day(user, zone, day, day)[0]
+    return {"done": row["work_sessions"], "goal": user.daily_goal,
+            "streak": streak(user, now, whole_history=False)["current"]}

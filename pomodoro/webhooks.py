@@ -1,0 +1,420 @@
+"""Webhooks: endpoints a user registered, and the signed, retried deliveries of
+their events (Standard Webhooks v1). The rules are in `webhook_rules`.
+
+A delivery is a row written in the same transaction as the change it tells
+of (`record_deliveries`, a before-commit hook of every action), so it
+cannot be lost, nor sent before the change is stored. After the commit it
+is handed to background work (`queue_deliveries`), which hands it on to
+this process's `Sender`: a pool of threads bounded per endpoint, so an
+endpoint that hangs holds at most `PER_ENDPOINT` threads and the others go
+on. An attempt first takes a lease on its row (a compare-and-set), so two
+processes never send the same attempt; a process that dies mid-attempt
+lets the lease run out and the sweep sends it again, with the same
+`webhook-id`. Sending never happens in a request or on the path that
+completes sessions.
+"""
+import json
+import logging
+import random
+import socket
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+import urllib3
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from . import announcements, background
+from . import webhook_rules as rules
+from .actions import NotFound
+from .extensions import db
+from .models import User, Webhook, WebhookDelivery, utcnow
+from .rules import Refused
+from .schemas import utc_text
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = 15.0  # seconds for a whole attempt: connect, send, answer
+MAX_READ = 64 * 1024  # of a response, at most this much is read
+KEEP_BODY = 1024  # and this much is kept, for the delivery log
+LEASE = timedelta(seconds=60)  # an attempt in flight; longer than TIMEOUT by a margin
+ROTATION_OVERLAP = timedelta(hours=24)
+LOG_LENGTH = 100  # deliveries kept per endpoint (pending ones are always kept)
+DISPATCH = "pomodoro.webhooks.dispatch"
+
+
+def allow_private() -> bool:
+    return bool(current_app.config.get("WEBHOOK_ALLOW_PRIVATE"))
+
+
+# -- addresses ----------------------------------------------------------------
+
+def resolve(url: str) -> tuple[str, str, int, str, str]:
+    """(scheme, host, port, path, address): the URL checked against the address
+    rules, with the one address it is to be called at. Raises AddressRefused."""
+    scheme, host, port, path = rules.parse_url(url, allow_private())
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise rules.AddressRefused(f"{host} does not resolve to any address.") from None
+    addresses = list(dict.fromkeys(info[4][0] for info in found))
+    return scheme, host, port, path, rules.check_addresses(host, addresses, allow_private())
+
+
+# -- the user's actions ----------------------------------------------------------
+
+def get(user: User, webhook_id: str) -> Webhook:
+    webhook = db.session.get(Webhook, webhook_id)
+    if webhook is None or webhook.user_id != user.id:
+        raise NotFound("No such webhook.")
+    return webhook
+
+
+def get_delivery(user: User, webhook_id: str, delivery_id: str) -> WebhookDelivery:
+    webhook = get(user, webhook_id)
+    delivery = db.session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.webhook_id != webhook.id:
+        raise NotFound("No such delivery.")
+    return delivery
+
+
+def owned(user: User) -> list[Webhook]:
+    return db.session.scalars(
+        select(Webhook).where(Webhook.user_id == user.id).order_by(Webhook.created_at, Webhook.id)
+    ).all()
+
+
+def create(user: User, url: str, events: list | None = None, description: str = "") -> Webhook:
+    """A new endpoint (its address checked by the caller's schema); its secret is on it."""
+    webhook = Webhook(user_id=user.id, url=url, events=events or None, description=description,
+                      secret=rules.new_secret())
+    db.session.add(webhook)
+    db.session.commit()
+    return webhook
+
+
+def update_webhook(webhook: Webhook, changes: dict) -> Webhook:
+    """Change url, events, description or enabled. Enabling clears why it was disabled."""
+    for field, value in changes.items():
+        setattr(webhook, field, (value or None) if field == "events" else value)  # no events listed: all of them
+    if changes.get("enabled"):
+        webhook.disabled_reason = None
+        webhook.failing_since = None
+    db.session.commit()
+    return webhook
+
+
+def delete(webhook: Webhook) -> None:
+    db.session.delete(webhook)
+    db.session.commit()
+
+
+def rotate_secret(webhook: Webhook, now: datetime | None = None) -> Webhook:
+    """A new secret; the old one still signs (beside it) for 24 hours."""
+    now = now or utcnow()
+    webhook.previous_secret, webhook.previous_secret_until = webhook.secret, now + ROTATION_OVERLAP
+    webhook.secret = rules.new_secret()
+    db.session.commit()
+    return webhook
+
+
+def send_test(webhook: Webhook, now: datetime | None = None) -> WebhookDelivery:
+    """Queue a `webhook.test` delivery to this one endpoint."""
+    if not webhook.enabled:
+        raise Refused("Enable the webhook before sending it a test.")
+    now = now or utcnow()
+    data = {"webhook_id": webhook.id, "message": "A test from Pomodoro: your endpoint is reached."}
+    delivery = _new_delivery(webhook, announcements.WEBHOOK_TEST, data, now)
+    db.session.commit()
+    _dispatch_later([delivery])
+    return delivery
+
+
+def retry(delivery: WebhookDelivery, now: datetime | None = None) -> WebhookDelivery:
+    """Try a delivery again now (one more attempt, even after it failed for good)."""
+    if not delivery.webhook.enabled:
+        raise Refused("Enable the webhook before retrying its deliveries.")
+    delivery.status = rules.PENDING
+    delivery.next_attempt_at = now or utcnow()
+    db.session.commit()
+    _dispatch_later([delivery])
+    return delivery
+
+
+def deliveries(webhook: Webhook, page: int = 1, per_page: int = 20) -> tuple[list, int]:
+    """A page of the endpoint's delivery log, newest first, and how many there are."""
+    owned_rows = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id)
+    total = db.session.scalar(select(func.count()).select_from(owned_rows.subquery()))
+    items = db.session.scalars(
+        owned_rows.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return items, total
+
+
+# -- recording, with the change that caused it ---------------------------------------
+
+def _new_delivery(webhook: Webhook, event: str, data: dict, at: datetime) -> WebhookDelivery:
+    body = json.dumps({"type": event, "timestamp": utc_text(at), "data": data},
+                      separators=(",", ":"))
+    delivery = WebhookDelivery(webhook=webhook, event=event, payload=body, next_attempt_at=at, created_at=at)
+    db.session.add(delivery)
+    return delivery
+
+
+PENDING_DISPATCH = "pomodoro.webhook_deliveries"  # in the database session's `info`, until after the commit
+
+
+@announcements.before_commit
+def record_deliveries(announced: list) -> None:
+    """For each announced event, a delivery to each of its user's enabled
+    endpoints that wants it, stored by the commit about to happen."""
+    if not announced:
+        return
+    users = list(dict.fromkeys(one.user_id for one in announced))
+    endpoints = db.session.scalars(
+        select(Webhook).where(Webhook.user_id.in_(users), Webhook.enabled.is_(True))
+    ).all()
+    made = [_new_delivery(webhook, one.event, one.data, one.at)
+            for one in announced for webhook in endpoints
+            if webhook.user_id == one.user_id and webhook.wants(one.event)]
+    if made:
+        db.session.info.setdefault(PENDING_DISPATCH, []).extend(made)
+
+
+@announcements.after_commit
+def queue_deliveries(_announced: list) -> None:
+    _dispatch_later(db.session.info.pop(PENDING_DISPATCH, []))
+
+
+def _dispatch_later(made: list) -> None:
+    for delivery in made:
+        background.run(DISPATCH, delivery.id, delivery.webhook_id)
+
+
+def dispatch(delivery_id: str, webhook_id: str) -> None:
+    """The background job: hand the delivery to this process's sender."""
+    sender(current_app).submit(webhook_id, delivery_id)
+
+
+@background.every(5)
+def sweep(now: datetime | None = None) -> None:
+    """Send the due deliveries nothing is sending: queued by a process that died,
+    or by a Redis that restarted empty. Keep the last LOG_LENGTH of each log."""
+    now = now or utcnow()
+    due = db.session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.webhook_id)
+        .where(WebhookDelivery.status == rules.PENDING, WebhookDelivery.next_attempt_at <= now - timedelta(seconds=2),
+               WebhookDelivery.leased_until.is_(None) | (WebhookDelivery.leased_until < now))
+        .order_by(WebhookDelivery.next_attempt_at).limit(1000)
+    ).all()
+    db.session.rollback()
+    for delivery_id, webhook_id in due:
+        sender(current_app).submit(webhook_id, delivery_id)
+
+
+# -- sending ----------------------------------------------------------------------
+
+class Sender:
+    """This process's delivery threads. At most PER_ENDPOINT attempts to one
+    endpoint at once; the rest of its deliveries wait in its backlog, not on a
+    thread, so a slow endpoint cannot starve the others."""
+
+    THREADS = 16
+    PER_ENDPOINT = 2
+
+    def __init__(self, app):
+        self.app = app
+        self._lock = threading.Lock()
+        self._busy: dict[str, int] = {}
+        self._backlog: dict[str, OrderedDict] = {}
+        self._queued: set[str] = set()
+        self._pool = ThreadPoolExecutor(max_workers=self.THREADS, thread_name_prefix="webhooks")
+
+    def submit(self, webhook_id: str, delivery_id: str) -> None:
+        with self._lock:
+            if delivery_id in self._queued:
+                return
+            self._queued.add(delivery_id)
+            if self._busy.get(webhook_id, 0) >= self.PER_ENDPOINT:
+                self._backlog.setdefault(webhook_id, OrderedDict())[delivery_id] = None
+                return
+            self._busy[webhook_id] = self._busy.get(webhook_id, 0) + 1
+        self._pool.submit(self._run, webhook_id, delivery_id)
+
+    def _run(self, webhook_id: str, delivery_id: str) -> None:
+        while delivery_id is not None:
+            with self.app.app_context():
+                try:
+                    attempt(delivery_id)
+                except Exception:
+                    log.exception("webhook delivery %s failed to run; the sweep tries again", delivery_id)
+                    db.session.rollback()
+                finally:
+                    db.session.remove()
+            delivery_id = self._next(webhook_id, delivery_id)
+
+    def _next(self, webhook_id: str, done: str) -> str | None:
+        """The endpoint's next waiting delivery, or None (freeing its slot)."""
+        with self._lock:
+            self._queued.discard(done)
+            backlog = self._backlog.get(webhook_id)
+            if backlog:
+                following, _ = backlog.popitem(last=False)
+                return following
+            self._backlog.pop(webhook_id, None)
+            self._busy[webhook_id] -= 1
+            if not self._busy[webhook_id]:
+                del self._busy[webhook_id]
+            return None
+
+    def stop(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+_sender_lock = threading.Lock()
+
+
+def sender(app) -> Sender:
+    """This process's sender (made on first use)."""
+    app = app._get_current_object() if hasattr(app, "_get_current_object") else app
+    with _sender_lock:
+        if "pomodoro.webhooks.sender" not in app.extensions:
+            app.extensions["pomodoro.webhooks.sender"] = Sender(app)
+        return app.extensions["pomodoro.webhooks.sender"]
+
+
+def _claim(delivery_id: str, now: datetime) -> bool:
+    """Take the lease on a due delivery; False if it is not due, or another attempt holds it."""
+    claimed = db.session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == rules.PENDING,
+               WebhookDelivery.next_attempt_at <= now + timedelta(seconds=1),
+               WebhookDelivery.leased_until.is_(None) | (WebhookDelivery.leased_until < now))
+        .values(leased_until=now + LEASE)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return claimed == 1
+
+
+class Answer:
+    """What one attempt got: a status code (None if no answer), the start of
+    the body, how long it took, what went wrong."""
+
+    def __init__(self, code=None, body="", error=None, retry_after=None, duration_ms=0):
+        self.code, self.body, self.error, self.retry_after, self.duration_ms = code, body, error, retry_after, duration_ms
+
+
+def attempt(delivery_id: str) -> None:
+    """One attempt at a delivery, if it is due and no one else is on it."""
+    now = utcnow()
+    if not _claim(delivery_id, now):
+        return
+    delivery = db.session.get(WebhookDelivery, delivery_id, populate_existing=True)
+    webhook = delivery.webhook
+    if not webhook.enabled:
+        delivery.status, delivery.error, delivery.leased_until = rules.FAILED, "The endpoint is disabled.", None
+        db.session.commit()
+        return
+    signing = rules.signing_secrets(webhook.secret, webhook.previous_secret, webhook.previous_secret_until, now)
+    url, payload = webhook.url, delivery.payload
+    db.session.commit()  # no transaction stays open while the endpoint takes its time
+    answer = post(url, delivery_id, payload, signing)
+    _record(delivery_id, answer)
+
+
+def post(url: str, message_id: str, body: str, signing: list[str]) -> Answer:
+    """POST a signed delivery to `url`, at the address checked just now, following no redirect."""
+    started = time.monotonic()
+    timestamp = int(time.time())
+    try:
+        scheme, host, port, path, address = resolve(url)
+    except rules.AddressRefused as refused:
+        return Answer(error=str(refused))
+    default_port = 443 if scheme == "https" else 80
+    headers = {
+        "Host": host if port == default_port else f"{host}:{port}",
+        "Content-Type": "application/json",
+        "User-Agent": "Pomodoro-Webhooks/1",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": rules.sign(signing, message_id, timestamp, body),
+    }
+    timeout = urllib3.Timeout(connect=TIMEOUT, read=TIMEOUT)
+    if scheme == "https":  # connect to the checked address; the certificate must name the host
+        pool = urllib3.HTTPSConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1,
+                                           server_hostname=host, assert_hostname=host, cert_reqs="CERT_REQUIRED")
+    else:
+        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1)
+    try:
+        response = pool.urlopen("POST", path, body=body.encode(), headers=headers, redirect=False,
+                                retries=False, preload_content=False, assert_same_host=False)
+        try:
+            content = _read_some(response, started)
+        finally:
+            response.release_conn()
+        return Answer(response.status, content.decode("utf-8", "replace")[:KEEP_BODY],
+                      None if 200 <= response.status < 300 else _status_error(response.status),
+                      response.headers.get("Retry-After"), _elapsed(started))
+    except TimeoutError_ as error:
+        return Answer(error=f"No answer within {TIMEOUT:g} s ({type(error).__name__}).", duration_ms=_elapsed(started))
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        return Answer(error=f"Could not deliver: {error}"[:500], duration_ms=_elapsed(started))
+    finally:
+        pool.close()
+
+
+TimeoutError_ = (urllib3.exceptions.TimeoutError, TimeoutError, socket.timeout)
+
+
+def _read_some(response, started: float) -> bytes:
+    """Up to MAX_READ bytes of the body, within what is left of TIMEOUT."""
+    content = b""
+    while len(content) < MAX_READ:
+        if time.monotonic() - started > TIMEOUT:
+            raise TimeoutError("the answer took too long")
+        chunk = response.read(min(8192, MAX_READ - len(content)))
+        if not chunk:
+            break
+        content += chunk
+    return content
+
+
+def _status_error(code: int) -> str:
+    if 300 <= code < 400:
+        return f"Answered {code}, a redirect: redirects are not followed."
+    return f"Answered {code}."
+
+
+def _elapsed(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def _record(delivery_id: str, answer: Answer) -> None:
+    """Store what the attempt got, and what follows: done, another try (queued), or failed."""
+    now = utcnow()
+    delivery = db.session.get(WebhookDelivery, delivery_id, populate_existing=True)
+    if delivery is None:  # the endpoint was deleted meanwhile
+        db.session.rollback()
+        return
+    webhook = delivery.webhook
+    delivery.attempts += 1
+    delivery.last_attempt_at, delivery.leased_until = now, None
+    delivery.response_code, delivery.error = answer.code, answer.error
+    delivery.duration_ms, delivery.response_body = answer.duration_ms, answer.body or None
+    outcome = rules.after_attempt(delivery.attempts, answer.code, answer.retry_after, webhook.failing_since,
+                                  now, random.uniform(-1, 1))
+    delivery.status, delivery.next_attempt_at = outcome.status, outcome.next_attempt_at
+    if outcome.status == rules.DELIVERED:
+        webhook.failing_since = None
+    elif webhook.failing_since is None:
+        webhook.failing_since = now
+    if outcome.disable_reason:
+        webhook.enabled, webhook.disabled_reason = False, outcome.disable_reason
+    db.session.commit()
+    if outcome.status == rules.PENDING:
+        background.run(DISPATCH, delivery.id, webhook.id, at=outcome.next_attempt_at)
