@@ -21,6 +21,7 @@ DEFAULTS = {
     "auto_start_breaks": True,
     "auto_start_work": False,
     "timezone": "UTC",
+    "daily_goal": 8,  # reports
 }
 UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 MS = timedelta(milliseconds=2)  # timestamps are written to the millisecond
