@@ -19,8 +19,12 @@ Completion itself (`actions.complete_by_clock`) is a compare-and-set on the
 session's version, so a timer that fires twice, early, or for a session
 changed since, does nothing.
 """
+import ctypes
 import heapq
 import logging
+import os
+import signal
+import sys
 import threading
 import time
 import uuid
@@ -269,6 +273,7 @@ class RQTimers:
     def work(self) -> None:
         """Run RQ's worker and its scheduler on this queue (jobs run in this
         process) until SIGTERM or SIGINT; start it again after anything else."""
+        os.register_at_fork(after_in_child=_stops_when_parent_dies(os.getpid()))
         while True:
             worker = None
             try:
@@ -285,6 +290,24 @@ class RQTimers:
             time.sleep(1)
             if worker is not None and worker.asked_to_stop:  # a signal while we waited
                 return
+
+
+def _stops_when_parent_dies(parent: int):
+    """For the children RQ's worker forks (its scheduler): have the kernel send
+    SIGTERM when the worker dies, however it dies (SIGKILL included). RQ's
+    scheduler stops on SIGTERM and releases its lock, so the next worker's
+    scheduler takes the lock over within seconds instead of an orphan holding
+    it for as long as it lives."""
+    def in_child() -> None:
+        if sys.platform != "linux":
+            return
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the worker died before the line above
+            os.kill(os.getpid(), signal.SIGTERM)
+    return in_child
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class PomodoroWorker(SimpleWorker):
