@@ -107,6 +107,10 @@ def page_csrf_token(client) -> str:
 @pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True}], ids=["CSRF on"])
 def test_a_cookie_authenticated_write_needs_the_csrf_token(client, app, auth):
     ada = auth.sign_up()
+    with app.app_context():  # signed in, as the login page would leave the browser
+        log_in_record = BrowserSession(user_id=ada.id)
+        db.session.add(log_in_record)
+        db.session.commit()
     with client.session_transaction() as browser_session:
         browser_session["_user_id"] = log_in_record.id
     me = client.get("/users/me")
