@@ -12,7 +12,7 @@ from werkzeug.security import generate_password_hash
 
 from pomodoro import create_app
 from pomodoro.extensions import db
-from pomodoro.models import ApiToken, User
+from pomodoro.models import ApiToken, BrowserSession, User
 
 
 def seed_users(database_url: str, count: int, per_user=None, **settings) -> list[tuple[str, str]]:
@@ -34,6 +34,17 @@ def seed_users(database_url: str, count: int, per_user=None, **settings) -> list
         pairs = [(user.id, secret) for user, secret in made]
         db.engine.dispose()
     return pairs
+
+
+def seed_log_in(database_url: str, user_id: str) -> str:
+    """A browser's log-in for `user_id`, made directly: the id a session cookie carries."""
+    app = create_app({"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None})
+    with app.app_context():
+        record = BrowserSession(user_id=user_id)
+        db.session.add(record)
+        db.session.commit()
+        db.engine.dispose()
+        return record.id
 
 
 def percentiles(values: list[float]) -> dict:

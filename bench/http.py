@@ -25,7 +25,7 @@ import requests
 from tests.live import Process, answers, free_port, procfile, session_cookie, wait_until
 from tests.stacks import embedded_stack, production_stack
 
-from .common import seed_users
+from .common import seed_log_in, seed_users
 
 REPORT = """
 done = function(summary, latency, requests)
@@ -94,7 +94,7 @@ def serve_bare(env: dict) -> tuple[Process, str]:
 
 def page_first_byte(stack, seconds) -> dict:
     ((user_id, _token),) = seed_users(stack.env["DATABASE_URL"], 1)
-    cookie = session_cookie(stack.env["SECRET_KEY"], user_id)
+    cookie = session_cookie(stack.env["SECRET_KEY"], seed_log_in(stack.env["DATABASE_URL"], user_id))
     # wrk counts a redirect as a success: make sure this is the signed-in timer page, not the way to /login
     page = requests.get(stack.base + "/", cookies={"session": cookie}, allow_redirects=False, timeout=10)
     assert page.status_code == 200 and 'id="timer"' in page.text, page.status_code

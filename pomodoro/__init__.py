@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import extensions as ext
 from . import security
@@ -57,6 +58,9 @@ def _settings(app: Flask) -> dict:
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "SOCKET_PING_SECONDS": float(env.get("SOCKET_PING_SECONDS", "25")),
+        "SIGNUP_RATE_LIMIT": env.get("SIGNUP_RATE_LIMIT", "5 per minute;20 per hour"),
+        "SOCKETS_PER_USER": int(env.get("SOCKETS_PER_USER", "50")),
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
         "SESSION_COOKIE_SECURE": env.get("SECURE_COOKIES", "0") == "1",
         "REMEMBER_COOKIE_SECURE": env.get("SECURE_COOKIES", "0") == "1",
         "WEBHOOK_ALLOW_PRIVATE": env.get("WEBHOOK_ALLOW_PRIVATE", "0") == "1",
@@ -93,6 +97,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
         app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind N proxies of our own, the client is the address the Nth from the
+        # end saw (X-Forwarded-For), and the log-in and sign-up limits key on it.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     ext.db.init_app(app)
     ext.migrate.init_app(app, ext.db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))

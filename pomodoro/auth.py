@@ -1,21 +1,98 @@
 """Who is asking: browser sessions (Flask-Login) and bearer tokens."""
 import json
+from datetime import timedelta
 
-from flask import abort, current_app, g, request
-from flask_login import current_user
+from flask import abort, current_app, g, request, session
+from flask_login import current_user, login_user, logout_user
 from flask_smorest import Blueprint
+from sqlalchemy import delete, select
 
-from . import schemas, tokens
+from . import background, schemas, tokens
 from .errors import error_response
 from .extensions import csrf, db, limiter, login_manager
-from .models import ApiToken, User
+from .models import ApiToken, BrowserSession, User, utcnow
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", description="API tokens")
 
 
 @login_manager.user_loader
-def load_user(user_id: str):
-    return db.session.get(User, user_id)
+def load_user(browser_session_id: str):
+    """The session and remember cookies name a browser's log-in, not the user:
+    they sign in only while that BrowserSession exists."""
+    record = db.session.get(BrowserSession, browser_session_id)
+    if record is None:
+        return None
+    g.browser_session = record
+    record.user.signed_in_as = record
+    return record.user
+
+
+# -- browser log-ins and their end ------------------------------------------------
+
+def log_in(user: User, remember: bool = False) -> None:
+    """Sign this browser in as `user`, with a log-in of its own and a new CSRF token."""
+    record = BrowserSession(user=user)
+    db.session.add(record)
+    db.session.commit()
+    user.signed_in_as = record
+    session.pop("csrf_token", None)  # a token seen before log-in (a shared computer, a planted one) is worthless after
+    login_user(user, remember=remember)
+
+
+def log_out() -> None:
+    """End this browser's log-in on the server (its cookies, copied or not, sign in no more)."""
+    record = g.pop("browser_session", None)
+    if record is not None:
+        end_browser_sessions([record])
+    logout_user()
+
+
+def end_browser_sessions(records) -> None:
+    """Delete these log-ins and close the sockets each opened."""
+    ended = [(record.user_id, browser_credential(record)) for record in records]
+    for record in records:
+        db.session.delete(record)
+    db.session.commit()
+    for user_id, credential in ended:
+        _events().disconnect(user_id, credential)
+
+
+def other_browser_sessions(user: User, keep: BrowserSession | None = None) -> list:
+    query = select(BrowserSession).where(BrowserSession.user_id == user.id)
+    if keep is not None:
+        query = query.where(BrowserSession.id != keep.id)
+    return list(db.session.scalars(query))
+
+
+def revoke(record: ApiToken) -> None:
+    """Delete an API token; the sockets it opened close within a second, in every process."""
+    user_id, credential = record.user_id, token_credential(record)
+    db.session.delete(record)
+    db.session.commit()
+    _events().disconnect(user_id, credential)
+
+
+@background.every(3600)
+def forget_old_log_ins() -> None:
+    """A log-in lives as long as its remember-me cookie could (Flask-Login's
+    REMEMBER_COOKIE_DURATION, a year by default); older ones are deleted."""
+    lifetime = current_app.config.get("REMEMBER_COOKIE_DURATION") or timedelta(days=365)
+    if isinstance(lifetime, int):
+        lifetime = timedelta(seconds=lifetime)
+    db.session.execute(delete(BrowserSession).where(BrowserSession.created_at < utcnow() - lifetime))
+    db.session.commit()
+
+
+def token_credential(record: ApiToken) -> str:
+    return f"token:{record.id}"
+
+
+def browser_credential(record: BrowserSession) -> str:
+    return f"browser:{record.id}"
+
+
+def _events():
+    return current_app.extensions["pomodoro.events"]
 
 
 @login_manager.request_loader
@@ -81,6 +158,14 @@ def login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def signup_limit() -> str:
+    return current_app.config["SIGNUP_RATE_LIMIT"]
+
+
+# Every sign-up counts (each costs a password hash), from the API and the page alike.
+limit_signups = limiter.shared_limit(signup_limit, scope="signup", methods=["POST"])
+
+
 def failed(response) -> bool:
     return response.status_code in (401, 422)
 
@@ -94,8 +179,8 @@ def failed(response) -> bool:
 @bp.alt_response(429, schema=schemas.Error, description="Too many failed attempts; wait and try again")
 def create_token(credentials):
     """Exchange an e-mail and password for a bearer token."""
-    user = User.by_email(credentials["email"])
-    if user is None or not user.check_password(credentials["password"]):
+    user = User.authenticate(credentials["email"], credentials["password"])
+    if user is None:
         abort(401, "Wrong e-mail or password.")
     record, secret = tokens.create(user)
     return {"token": secret, "token_type": "Bearer"}
@@ -111,10 +196,3 @@ def revoke_token():
         abort(401, "Send the token to revoke as 'Authorization: Bearer <token>'.")
     revoke(record)
     return None
-
-
-def revoke(record: ApiToken) -> None:
-    """The token stops working. (Minimal, for integrations; the hardening work
-    also closes the sockets it opened.)"""
-    db.session.delete(record)
-    db.session.commit()

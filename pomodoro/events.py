@@ -2,8 +2,9 @@
 
 Two adapters behind one face, `expect(user_id)` before a commit, then
 `publish(user_id, announcements, pending)` after it (or `withdraw(pending)`
-when there is no commit), `subscribe`/`unsubscribe` for sockets, and
-`resynchronise_unannounced` for the reconciler:
+when there is no commit), `subscribe`/`unsubscribe` for sockets,
+`resynchronise_unannounced` for the reconciler, and `disconnect(user_id,
+credential)` when a token or a browser's log-in is revoked:
 - `LocalEvents` (embedded mode): hands the events straight to this process's hub;
 - `RedisEvents` (production): publishes on one Redis channel; every web process
   runs one subscriber thread that hands what it hears to its own hub.
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "pomodoro:events"
 RESYNC = object()  # asks a socket to send a fresh `hello`
 CLOSE = object()  # asks a socket to close: it fell too far behind
+SIGNED_OUT = object()  # asks a socket to close: the credential it opened with was revoked
 UNANNOUNCED = "pomodoro:unannounced"  # sorted set: a note per change being committed, scored by its deadline
 
 
@@ -44,8 +46,9 @@ def frame(event: str, data, at=None) -> str:
 class Listener:
     """One open socket's inbox."""
 
-    def __init__(self, user_id: str, size: int = 256):
+    def __init__(self, user_id: str, size: int = 256, credential: str | None = None):
         self.user_id = user_id
+        self.credential = credential  # what it opened with (a token, a browser's log-in): see `disconnect`
         self.inbox = queue.Queue(maxsize=size)
 
 
@@ -71,6 +74,17 @@ class Hub:
             listeners = list(self._listeners.get(user_id, ()))
         for listener in listeners:
             self._put(listener, item)
+
+    def count_for(self, user_id: str) -> int:
+        with self._lock:
+            return len(self._listeners.get(user_id, ()))
+
+    def sign_out(self, user_id: str, credential: str) -> None:
+        """Close this process's sockets of `user_id` that opened with `credential`."""
+        with self._lock:
+            listeners = [one for one in self._listeners.get(user_id, ()) if one.credential == credential]
+        for listener in listeners:
+            self._put(listener, SIGNED_OUT)
 
     def deliver_all(self, item) -> None:
         with self._lock:
@@ -114,6 +128,10 @@ class LocalEvents:
 
     def unsubscribe(self, listener: Listener) -> None:
         self.hub.remove(listener)
+
+    def disconnect(self, user_id: str, credential: str) -> None:
+        """Close every socket of the user opened with `credential`, now revoked."""
+        self.hub.sign_out(user_id, credential)
 
     def resynchronise_unannounced(self, now: float | None = None) -> int:
         """Nothing to catch up on: a change and its events live and die together
@@ -184,6 +202,13 @@ class RedisEvents(LocalEvents):
                 pipe.execute()
         return len(users)
 
+    def disconnect(self, user_id: str, credential: str) -> None:
+        """Every web process closes its sockets of the user opened with `credential`."""
+        try:
+            self.redis.publish(CHANNEL, json.dumps([user_id, None, credential]))
+        except redis.RedisError as error:  # the socket outlives its credential until it reconnects
+            log.warning("could not close the sockets of a revoked credential: %s", error)
+
     def subscribe(self, listener: Listener) -> None:
         self.start_relay()
         super().subscribe(listener)
@@ -204,8 +229,11 @@ class RedisEvents(LocalEvents):
                     self.hub.deliver_all(RESYNC)
                 first = False
                 for message in pubsub.listen():
-                    user_id, text = json.loads(message["data"])
-                    self.hub.deliver(user_id, RESYNC if text is None else text)
+                    user_id, text, *signed_out = json.loads(message["data"])
+                    if signed_out:  # [user_id, None, credential]: see `disconnect`
+                        self.hub.sign_out(user_id, signed_out[0])
+                    else:
+                        self.hub.deliver(user_id, RESYNC if text is None else text)
             except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
                 log.warning("events relay lost Redis (%s); reconnecting", error)
                 time.sleep(0.5)

@@ -1,12 +1,14 @@
 """The stored records: users with their configuration, API tokens, cycles and sessions."""
 import hashlib
 import secrets
+import unicodedata
 import uuid
 from datetime import UTC, datetime
+from functools import cache
 
 from flask_login import UserMixin
 from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text, TypeDecorator, func, select
-from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import rules
@@ -65,9 +67,24 @@ class User(UserMixin, db.Model):
     calendar_secret_hash: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
     calendar_secret_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # The e-mail by the one rule that says when two addresses are the same
+    # (`email_key`): what sign-up checks and log-in looks up, on every database.
+    email_key: Mapped[str] = mapped_column(String(254))
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
-    __table_args__ = (Index("uq_users_email_lower", func.lower(email), unique=True),)
+    __table_args__ = (Index("uq_users_email_key", email_key, unique=True),)
+
+    @validates("email")
+    def _keep_email_key(self, _field: str, email: str) -> str:
+        self.email_key = email_key(email)
+        return email
+
+    signed_in_as = None  # in a browser's request: its BrowserSession (not stored on the user)
+
+    def get_id(self) -> str | None:
+        """What Flask-Login keeps in the session and remember cookies: the
+        browser's log-in, so that ending it ends them (auth.load_user)."""
+        return self.signed_in_as.id if self.signed_in_as is not None else None
 
     @property
     def configuration(self) -> "User":
@@ -82,7 +99,32 @@ class User(UserMixin, db.Model):
 
     @staticmethod
     def by_email(email: str):
-        return db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+        return db.session.scalar(select(User).where(User.email_key == email_key(email)))
+
+    @staticmethod
+    def authenticate(email: str, password: str):
+        """The user with this e-mail and password, or None. An unknown e-mail
+        costs the same password check as a wrong password, so the time taken
+        does not tell whether an address has an account."""
+        user = User.by_email(email)
+        if user is None:
+            check_password_hash(_unknown_user_hash(), password)
+            return None
+        return user if user.check_password(password) else None
+
+
+def email_key(email: str) -> str:
+    """When two e-mail addresses are the same: Unicode's caseless match for
+    identifiers (NFKC, case folding, NFKC again), computed here in Python and
+    stored, so neither database's own notion of case is ever asked."""
+    text = unicodedata.normalize("NFKC", email.strip())
+    return unicodedata.normalize("NFKC", text.casefold())
+
+
+@cache
+def _unknown_user_hash() -> str:
+    """A hash made like every stored one, checked against when no user matches."""
+    return generate_password_hash(secrets.token_hex(16))
 
 
 class ApiToken(db.Model):
@@ -208,10 +250,11 @@ class Session(db.Model):
 
 
 class Task(db.Model):
-    """Something to do, planned in pomodoros. Its `completed_pomodoros` and
-    `focused_seconds` are not stored: they are counted from its completed
-    focus sessions (`tasks.progress`), so a session moved to another task
-    afterwards counts there at once."""
+    """Something to do, planned in pomodoros. `completed_pomodoros` and
+    `focused_seconds` sum its completed focus sessions; they are kept up to
+    date as sessions complete or move between tasks (`actions.count_toward`),
+    so a list of hundreds of tasks is read without adding up thousands of
+    sessions."""
 
     __tablename__ = "tasks"
 
@@ -221,6 +264,8 @@ class Task(db.Model):
     notes: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[list] = mapped_column(JSON, default=list)
     estimated_pomodoros: Mapped[int] = mapped_column(default=0)
+    completed_pomodoros: Mapped[int] = mapped_column(default=0)
+    focused_seconds: Mapped[float] = mapped_column(default=0.0)
     done: Mapped[bool] = mapped_column(default=False)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(default=False)
@@ -305,3 +350,17 @@ class WebhookDelivery(db.Model):
         Index("ix_webhook_deliveries_webhook_created", "webhook_id", "created_at"),
         Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
     )
+
+
+class BrowserSession(db.Model):
+    """One log-in from one browser. Its id is what Flask-Login keeps in the
+    session cookie and the remember cookie, so deleting the row ends both:
+    log out, log out everywhere, a password change."""
+
+    __tablename__ = "browser_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=lambda: secrets.token_urlsafe(32))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()

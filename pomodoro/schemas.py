@@ -1,13 +1,13 @@
 """One declaration per body: it validates requests, shapes responses and
 events, and writes the OpenAPI document."""
-from datetime import UTC
+from datetime import UTC, date
 from functools import cache
 from zoneinfo import available_timezones
 
-from marshmallow import Schema, ValidationError, fields, pre_dump, validate
+from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates
 
 from . import rules
-from .models import utcnow
+from .models import email_key, utcnow
 
 SECONDS = validate.Range(min=1, max=86400)
 
@@ -45,9 +45,27 @@ class Timestamp(fields.DateTime):
         return None if value is None else utc_text(value)
 
 
-# What JSON allows but UTF-8 and PostgreSQL cannot take: NUL and lone surrogates.
-# A Regexp, so the OpenAPI document carries it as the field's `pattern`.
-_is_plain_text = validate.Regexp(r"^[^\x00\ud800-\udfff]*$", error="Contains a character that is not allowed.")
+class PlainText(validate.Regexp):
+    """What JSON allows but UTF-8 and PostgreSQL cannot take: NUL and lone surrogates.
+
+    A Regexp, so the OpenAPI document carries the NUL half as the field's
+    `pattern`; the surrogate half is checked too but left out of the pattern,
+    which no client's regex engine (nor schemathesis) can use with lone
+    surrogates in it, and which no real text contains."""
+
+    def __init__(self, pattern: str = r"^[^\x00]*$", error: str = "Contains a character that is not allowed."):
+        super().__init__(pattern, error=error)
+
+    def __call__(self, value: str) -> str:
+        if any("\ud800" <= character <= "\udfff" for character in value):
+            raise ValidationError(self.error)
+        return super().__call__(value)
+
+
+_is_plain_text = PlainText()
+# What the e-mail validator accepts, in the shape the document can say: a top-level
+# domain of two characters or more (JSON Schema's "email" format allows "a@b.c").
+_is_email_shape = PlainText(r"^[^\x00@]+@[^\x00@]+\.[^\x00@.]{2,}$", error="Not a valid email address.")
 
 
 @cache
@@ -59,17 +77,24 @@ def time_zone_names() -> frozenset[str]:
     return frozenset(available_timezones() - {"localtime"})
 
 
-def _is_time_zone(name: str) -> None:
-    if name not in time_zone_names():
-        raise ValidationError("Not a known IANA time zone, such as Europe/Paris.")
+NOT_A_TIME_ZONE = "Not a known IANA time zone, such as Europe/Paris."
 
 
 # -- requests ----------------------------------------------------------------
 
+NEW_PASSWORD = [_is_plain_text, validate.Length(min=8, max=256)]
+
+
 class SignUp(Schema):
-    email = fields.Email(required=True, validate=[_is_plain_text, validate.Length(max=254)])
-    password = fields.String(required=True, load_only=True, validate=[_is_plain_text, validate.Length(min=8, max=256)])
+    email = fields.Email(required=True, validate=[_is_email_shape, validate.Length(max=254)])
+    password = fields.String(required=True, load_only=True, validate=NEW_PASSWORD)
     name = fields.String(load_default="", validate=[_is_plain_text, validate.Length(max=100)])
+
+    @validates("email")
+    def _key_fits(self, email: str, **_kwargs) -> None:
+        """Case folding can lengthen an address (ß → ss); its key must fit as well."""
+        if len(email_key(email)) > 254:
+            raise ValidationError("Longer than 254 characters.")
 
 
 class Credentials(Schema):
@@ -84,7 +109,8 @@ class ConfigurationChange(Schema):
     long_break_interval = StrictInteger(validate=validate.Range(min=1, max=12))
     auto_start_breaks = StrictBoolean()
     auto_start_work = StrictBoolean()
-    timezone = fields.String(validate=[_is_plain_text, validate.Length(max=64), _is_time_zone])
+    # The zones as an enum: the document says exactly which names are accepted.
+    timezone = fields.String(validate=validate.OneOf(sorted(time_zone_names()), error=NOT_A_TIME_ZONE))
     daily_goal = StrictInteger(validate=validate.Range(min=0, max=48),
                                metadata={"description": "Focus sessions a day; 0 = no goal."})
 
@@ -211,11 +237,15 @@ class Error(Schema):
 
 # -- reports: statistics, export, calendar feed ------------------------------
 
+_is_plausible_date = validate.Range(min=date(1900, 1, 1), max=date(2999, 12, 31))
+
+
 class DateRange(Schema):
     """Local calendar dates, both included. Query strings: not strict types."""
 
-    from_ = fields.Date(data_key="from", metadata={"description": "First local day (YYYY-MM-DD)."})
-    to = fields.Date(metadata={"description": "Last local day (YYYY-MM-DD), included."})
+    from_ = fields.Date(data_key="from", validate=_is_plausible_date,
+                        metadata={"description": "First local day (YYYY-MM-DD)."})
+    to = fields.Date(validate=_is_plausible_date, metadata={"description": "Last local day (YYYY-MM-DD), included."})
 
 
 class FeedQuery(Schema):
@@ -250,8 +280,8 @@ class StatsTotals(Schema):
 
 class Streak(Schema):
     current = fields.Integer(metadata={"description": "Days in a row, ending today or yesterday, the goal was met."})
-    longest = fields.Integer()
-    goal = fields.Integer(metadata={"description": "The daily goal the streak is counted against (0: one session)."})
+    longest = fields.Integer(metadata={"description": "The longest run of days the goal was met within the range."})
+    goal = fields.Integer(metadata={"description": "The daily goal the streaks are counted against (0: one session)."})
 
 
 class TaskTime(Schema):
@@ -488,10 +518,41 @@ class Interruption(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(("internal", "external")))
 
 
-_task = Task()
+_task, _plan = Task(), Plan()
 
 
 def task_json(task) -> dict:
     return _task.dump(task)
+
+
+def plan_json(plan) -> dict:
+    return _plan.dump(plan)
+
+
+def task_rows_json(rows) -> list[dict]:
+    """`Task` dumps of many table rows at once, for `GET /tasks`: the same JSON
+    as `task_json` (tests/test_tasks_api.py holds them equal) at a fraction of
+    the cost, since marshmallow's per-field work dominates a list of hundreds."""
+    names = [name for name in _task.fields if name not in _TIMES]
+    timestamp = Timestamp()
+    items = []
+    for row in rows:
+        item = {name: getattr(row, name) for name in names}
+        for name in _TIMES:
+            item[name] = timestamp._serialize(getattr(row, name), name, row)
+        items.append(item)
+    return items
+
+
+_TIMES = ("done_at", "created_at", "updated_at")
+
+
 class Queued(Schema):
     delivery_id = fields.String()
+
+
+# -- hardening: the password change (a page form, validated here like the API's bodies) --
+
+class PasswordChange(Schema):
+    current_password = fields.String(required=True, load_only=True, validate=validate.Length(max=256))
+    new_password = fields.String(required=True, load_only=True, validate=NEW_PASSWORD)

@@ -1,9 +1,10 @@
 """Security headers on every response: a Content-Security-Policy that the pages
 satisfy as they are (no inline script or style, no eval), and headers that stop
-MIME sniffing, framing and cross-site referrers; and HEAD answered as GET."""
+MIME sniffing, framing and cross-site referrers; HEAD answered as GET, and a
+chunked body over the size limit refused as a declared one is."""
 import re
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, current_app, request
 
 POLICY = {
     "default-src": "'self'",
@@ -58,7 +59,33 @@ def head_is_get() -> None:
         request.method = "GET"
 
 
+try:  # what gunicorn raises from the body stream when the chunks are malformed
+    from gunicorn.http.errors import ParseException as _ChunkError
+except ImportError:  # pragma: no cover
+    _ChunkError = ValueError
+
+
+def read_chunked_body() -> None:
+    """Read a body sent without Content-Length (chunked) here, before any view.
+
+    Werkzeug reads one only up to MAX_CONTENT_LENGTH and hands the view what
+    fitted, cut short (a 400 for JSON that ends mid-string): one that fills the
+    limit is too large, 413, as a declared length over it is. And gunicorn
+    raises its own parse errors from the stream when the chunks are malformed
+    (a 500 wherever the body was first read): that is a 400."""
+    if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
+        return
+    try:
+        body = request.get_data(cache=True)
+    except (_ChunkError, OSError, ValueError):
+        abort(400, "The chunked body is malformed.")
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if limit is not None and len(body) >= limit:
+        abort(413)
+
+
 def init_app(app: Flask) -> None:
     # First of all: the limiter, the guards and the views all see the method the view will serve.
     app.before_request_funcs.setdefault(None, []).insert(0, head_is_get)
+    app.before_request(read_chunked_body)
     app.after_request(add_headers)

@@ -20,7 +20,8 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from . import actions
 from .errors import error_response
-from .events import CLOSE, RESYNC, Listener, frame
+from .auth import browser_credential, token_credential
+from .events import CLOSE, RESYNC, SIGNED_OUT, Listener, frame
 from .extensions import db, sock
 from .models import ApiToken
 from .schemas import session_json
@@ -45,15 +46,19 @@ def authenticate():
     """Refuse the handshake unless a token or the browser's session cookie
     (from a page of our own origin) names the user."""
     token = request.args.get("token")
+    g.socket_user = g.socket_credential = None
     if token:
         record = ApiToken.find(token)
-        g.socket_user = record.user if record else None
-    elif current_user.is_authenticated and _same_origin():
+        if record is not None:
+            g.socket_user, g.socket_credential = record.user, token_credential(record)
+    elif current_user.is_authenticated and _same_origin() and "browser_session" in g:
         g.socket_user = current_user._get_current_object()
-    else:
-        g.socket_user = None
+        g.socket_credential = browser_credential(g.browser_session)
     if g.socket_user is None:
         return error_response(401, "Sign in, or connect with ?token=<token>.")
+    cap = current_app.config["SOCKETS_PER_USER"]
+    if current_app.extensions["pomodoro.events"].hub.count_for(g.socket_user.id) >= cap:
+        return error_response(429, f"This account has {cap} sockets open here already; close one first.")
     # Our frames are small JSON: compression would cost each socket its own
     # compressor state (bench/README.md) and gain nothing, so the client's
     # offer of it is not heard.
@@ -87,7 +92,7 @@ def hello(user) -> str:
 def relay(ws) -> None:
     user = g.socket_user
     events = current_app.extensions["pomodoro.events"]
-    listener = Listener(user.id)
+    listener = Listener(user.id, credential=g.socket_credential)
     events.subscribe(listener)
     ping_every = current_app.config["SOCKET_PING_SECONDS"]
     try:
@@ -101,6 +106,9 @@ def relay(ws) -> None:
                 _discard_client_frames(ws)
             if item is CLOSE:
                 ws.close(reason=1013, message="Too far behind; reconnect.")
+                break
+            if item is SIGNED_OUT:
+                ws.close(reason=1008, message="Signed out: the token or log-in was revoked.")
                 break
             if item is None:
                 if not _ping(ws):

@@ -42,6 +42,7 @@ def config(database_url: str, **overrides) -> dict:
         "REDIS_URL": None,
         "RATELIMIT_STORAGE_URI": "memory://",
         "LOGIN_RATE_LIMIT": "1000 per minute",
+        "SIGNUP_RATE_LIMIT": "1000 per minute",
         **overrides,
     }
 
@@ -124,7 +125,7 @@ def app(database_url, app_config):
         Flask lets requests share it (and its `g`); in a server each request has
         its own. Forget the previous request's user so every request
         authenticates afresh."""
-        for name in ("_login_user", "api_token", "socket_user"):
+        for name in ("_login_user", "api_token", "socket_user", "browser_session"):
             g.pop(name, None)
 
     yield app

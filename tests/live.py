@@ -145,6 +145,7 @@ class Client:
         self.base = base
         account = Auth(HttpClient(base)).sign_up(email, password)
         self.id, self.token = account.id, account.token
+        self.email, self.password = email, password
         self.http = requests.Session()
         self.http.headers.update(account.headers)
 
@@ -163,8 +164,23 @@ class Client:
         return Listener(self.base.replace("http", "ws", 1) + f"{path}?token={self.token}")
 
 
+def logged_in_cookie(base: str, email: str, password: str = "correct horse") -> str:
+    """The `session` cookie a browser holds once it has logged in through the page."""
+    import re
+
+    browser = requests.Session()
+    page = browser.get(f"{base}/login", timeout=10).text
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page)[1]
+    answer = browser.post(f"{base}/login", data={"email": email, "password": password, "csrf_token": token},
+                          allow_redirects=False, timeout=10)
+    assert answer.status_code == 303, answer.text
+    return browser.cookies["session"]
+
+
 def session_cookie(secret_key: str, user_id: str) -> str:
-    """The `session` cookie a browser holds once `user_id` has logged in, signed with `secret_key`."""
+    """A `session` cookie signed with `secret_key` that names `user_id` as Flask-Login
+    keeps it: since log-ins are stored (auth.log_in), it signs no one in unless
+    `user_id` is the id of a stored BrowserSession; see `logged_in_cookie`."""
     from flask import Flask
 
     signer = Flask(__name__)

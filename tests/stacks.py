@@ -16,7 +16,8 @@ class Stack:
         self.mode = mode
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {"SECRET_KEY": "stack-test", **env, "PORT": str(self.port)}
+        # Tests and benchmarks sign many people up from one address.
+        self.env = {"SECRET_KEY": "stack-test", "SIGNUP_RATE_LIMIT": "100000 per minute", **env, "PORT": str(self.port)}
         self.web = Process(web_command, self.env, log_name=f"{mode}-web")
         self.workers = [Process(worker_command, self.env, log_name=f"{mode}-worker-{number}")
                         for number in range(workers if worker_command else 0)]
@@ -85,11 +86,18 @@ def production_stack(web_command: str | None = None, database_url: str | None = 
 QUICK_PINGS = {"SOCKET_PING_SECONDS": "1"}  # so a test sees a ping without waiting long
 
 
-@pytest.fixture(scope="module", params=["embedded", "production"])
-def stack(request, tmp_path_factory):
-    if request.param == "embedded":
-        with embedded_stack(tmp_path_factory.mktemp("embedded"), **QUICK_PINGS) as running:
+@contextmanager
+def stack_in_mode(mode: str, tmp_path_factory, **settings):
+    """The embedded or the production stack, with these settings."""
+    if mode == "embedded":
+        with embedded_stack(tmp_path_factory.mktemp("embedded"), **settings) as running:
             yield running
     else:
-        with production_stack(**QUICK_PINGS) as running:
+        with production_stack(**settings) as running:
             yield running
+
+
+@pytest.fixture(scope="module", params=["embedded", "production"])
+def stack(request, tmp_path_factory):
+    with stack_in_mode(request.param, tmp_path_factory, **QUICK_PINGS) as running:
+        yield running

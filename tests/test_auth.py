@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from pomodoro.extensions import db
+from pomodoro.models import BrowserSession
 
 from .helpers import assert_error, stored_rows
 from .live import wait_until
@@ -107,7 +108,7 @@ def page_csrf_token(client) -> str:
 def test_a_cookie_authenticated_write_needs_the_csrf_token(client, app, auth):
     ada = auth.sign_up()
     with client.session_transaction() as browser_session:
-        browser_session["_user_id"] = ada.id  # signed in, as the login page would leave the browser
+        browser_session["_user_id"] = log_in_record.id
     me = client.get("/users/me")
     assert me.status_code == 200 and me.json["id"] == ada.id  # reads need only the cookie
 

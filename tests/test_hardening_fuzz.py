@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .stacks import embedded_stack
-from .test_hardening_socket import GOOD, raw_request
+from .test_hardening_live import GOOD, raw_request
 from .test_pages import Person
 
 FIELDS = ["email", "password", "name", "remember", "timezone", "session_id", "work_minutes",

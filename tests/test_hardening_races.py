@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from pomodoro import rules
 from pomodoro.extensions import db
-from pomodoro.models import Cycle, Session, User
+from pomodoro.models import Cycle, Session, Task, User
 
 from .test_api import person
 from .test_pages import PASSWORD, Person
@@ -34,12 +34,13 @@ def statuses(responses) -> list[int]:
 
 
 def consistent(app, user_id: str) -> None:
-    """At most one active cycle and one open session, and the cycle counts what it holds."""
+    """At most one active cycle, open session and active task, and the cycle counts what it holds."""
     with app.app_context():
         active = db.session.scalar(select(func.count()).where(Cycle.user_id == user_id, Cycle.status == rules.ACTIVE))
         open_ = db.session.scalar(select(func.count()).where(
             Session.user_id == user_id, Session.status.in_(rules.OPEN_STATUSES)))
-        assert active <= 1 and open_ <= 1, (active, open_)
+        tasks = db.session.scalar(select(func.count()).where(Task.user_id == user_id, Task.active))
+        assert active <= 1 and open_ <= 1 and tasks <= 1, (active, open_, tasks)
         for cycle in db.session.scalars(select(Cycle).where(Cycle.user_id == user_id)):
             done = sum(1 for s in cycle.sessions if s.type == rules.WORK and s.status == rules.COMPLETED)
             assert cycle.completed_work_sessions == done
@@ -69,16 +70,40 @@ WRITES = [
     ("PATCH", "/sessions/{session}/status", {"status": "cancelled"}),
     ("PATCH", "/users/{me}/configuration", {"work_seconds": 120}),
     ("POST", "/auth/token", "credentials"),
+    ("PATCH", "/sessions/{session}", {"note": "racing", "task_id": "{task}"}),
+    ("PATCH", "/sessions/{session}/extend", {"seconds": 60}),
+    ("POST", "/sessions/{session}/interruptions", {"kind": "internal"}),
+    ("POST", "/tasks", {"title": "at once", "active": True}),
+    ("PATCH", "/tasks/{task}", {"active": True, "done": False}),
+    ("PATCH", "/tasks/{task}", {"position": 1}),
+    ("DELETE", "/tasks/{other_task}", None),
+    ("POST", "/users/{me}/calendar-token", None),
+    ("DELETE", "/users/{me}/calendar-token", None),
+    ("POST", "/auth/tokens", {"name": "racing"}),
+    ("POST", "/webhooks", {"url": "http://127.0.0.1:9/hook"}),
+    ("PATCH", "/webhooks/{webhook}", {"enabled": True}),
+    ("POST", "/webhooks/{webhook}/rotate-secret", None),
+    ("POST", "/webhooks/{webhook}/test", None),
 ]
 
 
+def filled(body, ids: dict):
+    if isinstance(body, dict):
+        return {key: value.format(**ids) if isinstance(value, str) else value for key, value in body.items()}
+    return body
+
+
+@pytest.mark.parametrize("app_config", [{"WEBHOOK_ALLOW_PRIVATE": True}], ids=["local webhooks"])
 def test_every_write_endpoint_in_parallel_gives_no_5xx_and_a_consistent_account(app):
     ada = person(app, email="ada@example.org")
     client = app.test_client()
     session = client.post("/sessions", json={}, headers=ada.headers).json
-    ids = {"me": ada.id, "session": session["id"]}
+    task = client.post("/tasks", json={"title": "one"}, headers=ada.headers).json
+    webhook = client.post("/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers=ada.headers).json
+    ids = {"me": ada.id, "session": session["id"], "task": task["id"], "webhook": webhook["id"]}
     for _ in range(3):
-        calls = [(method, path.format(**ids), body) for method, path, body in WRITES] * 2
+        ids["other_task"] = client.post("/tasks", json={"title": "to delete"}, headers=ada.headers).json["id"]
+        calls = [(method, path.format(**ids), filled(body, ids)) for method, path, body in WRITES] * 2
 
         def send(client, calls=calls, index=iter(range(len(calls))), lock=threading.Lock()):
             with lock:

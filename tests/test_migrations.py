@@ -155,5 +155,6 @@ def test_flask_db_upgrade_creates_the_schema_from_each_url_form():
                 version = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
             assert tables >= {"alembic_version", "users", "api_tokens", "cycles", "sessions"}, form
             assert tables >= {"tasks", "webhooks", "webhook_deliveries"}, form
+            assert "browser_sessions" in tables, form
             assert version == alembic_head(), form
             assert schema_differences(url) == [], form

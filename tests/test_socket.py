@@ -7,7 +7,7 @@ import time
 import pytest
 import websocket
 
-from .live import Listener, completed_session, parse_time, session_cookie, wait_until
+from .live import Listener, completed_session, logged_in_cookie, parse_time, wait_until
 from .stacks import stack  # noqa: F401  (the module-scoped fixture)
 
 
@@ -17,7 +17,7 @@ def ws_url(stack, path="/ws"):
 
 def test_a_browser_session_cookie_from_our_own_pages_may_listen(stack):
     ada = stack.user()
-    cookie = session_cookie(stack.env["SECRET_KEY"], ada.id)
+    cookie = logged_in_cookie(stack.base, ada.email, ada.password)
     listener = Listener(ws_url(stack), cookie=f"session={cookie}", origin=stack.base)
     session = ada.start()
     listener.wait_for(lambda f: f["event"] == "session.started" and f["data"]["session"]["id"] == session["id"])
@@ -26,7 +26,7 @@ def test_a_browser_session_cookie_from_our_own_pages_may_listen(stack):
 @pytest.mark.parametrize("origin", ["http://evil.example", None])
 def test_a_session_cookie_from_another_origin_or_none_is_refused(stack, origin):
     ada = stack.user()
-    cookie = session_cookie(stack.env["SECRET_KEY"], ada.id)
+    cookie = logged_in_cookie(stack.base, ada.email, ada.password)
     options = {"cookie": f"session={cookie}", "suppress_origin": origin is None}
     if origin:
         options["origin"] = origin

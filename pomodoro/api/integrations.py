@@ -71,7 +71,7 @@ def get_webhook(webhook_id):
 
 
 @bp.route("/webhooks/<webhook_id>", methods=["PATCH"])
-@bp.arguments(schemas.WebhookChange)
+@bp.arguments(schemas.WebhookChange, required=False)  # every field is optional, so the body is too
 @bp.response(200, schemas.Webhook)
 def update_webhook(changes, webhook_id):
     """Change its URL, events, description, or enable or disable it."""

@@ -7,6 +7,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from .. import actions, schemas
+from ..auth import limit_signups
 from ..models import User
 from . import protect
 
@@ -22,9 +23,11 @@ def own_user(user_id: str) -> User:
 
 @bp.route("/users", methods=["POST"])
 @bp.doc(security=[])  # open to anyone: this is how an account begins
+@limit_signups
 @bp.arguments(schemas.SignUp)
 @bp.response(201, schemas.User)
 @bp.alt_response(409, schema=schemas.Error, description="The e-mail is taken")
+@bp.alt_response(429, schema=schemas.Error, description="Too many sign-ups from this address; wait and try again")
 def create_user(fields):
     """Sign up."""
     user = actions.sign_up(fields["email"], fields["password"], fields["name"])
@@ -46,7 +49,7 @@ def get_user(user_id):
 
 
 @bp.route("/users/<user_id>/configuration", methods=["PATCH"])
-@bp.arguments(schemas.ConfigurationChange)
+@bp.arguments(schemas.ConfigurationChange, required=False)  # every field is optional, so the body is too
 @bp.response(200, schemas.Configuration)
 def update_configuration(changes, user_id):
     """Change any of the timer settings; new sessions use them."""
@@ -54,7 +57,7 @@ def update_configuration(changes, user_id):
 
 
 @bp.route("/cycles", methods=["POST"])
-@bp.arguments(schemas.NewCycle)
+@bp.arguments(schemas.NewCycle, required=False)  # every field is optional, so the body is too
 @bp.response(201, schemas.Cycle)
 @bp.alt_response(409, schema=schemas.Error, description="A session is running or paused")
 def create_cycle(_fields):
@@ -86,7 +89,7 @@ def list_cycle_sessions(cycle_id):
 
 
 @bp.route("/sessions", methods=["POST"])
-@bp.arguments(schemas.NewSession)
+@bp.arguments(schemas.NewSession, required=False)  # every field is optional, so the body is too
 @bp.response(201, schemas.Session)
 @bp.alt_response(409, schema=schemas.Error, description="A session is already running or paused, or the cycle is finished")
 def start_session(fields):
@@ -152,7 +155,7 @@ def unknown_task_is_invalid():
 
 
 @bp.route("/sessions/<session_id>", methods=["PATCH"])
-@bp.arguments(schemas.SessionChange)
+@bp.arguments(schemas.SessionChange, required=False)  # every field is optional, so the body is too
 @bp.response(200, schemas.Session)
 def update_session(changes, session_id):
     """Change the task a session counts toward (null: none) or its note, whatever its status."""

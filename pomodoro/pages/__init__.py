@@ -116,7 +116,12 @@ def form_expired(_error):
         return account.form_again(endpoint, EXPIRED, 400)
     if endpoint == "pages.settings":
         return settings.settings_page(request.form.to_dict(), alert=EXPIRED, status=400)
-    if endpoint == "pages.logout":
+    if endpoint == "pages.change_password":
+        return settings.settings_page(settings.settings_form(current_user), status=400,
+                                      password_errors={"current_password": [EXPIRED]})
+    if endpoint in tasks.LIST_ENDPOINTS:
+        return tasks.tasks_answer(EXPIRED, 400)
+    if endpoint in ("pages.logout", "pages.logout_everywhere"):
         flash(EXPIRED, "error")
         return see_other("pages.index")
     return timer.timer_answer(EXPIRED, 400)

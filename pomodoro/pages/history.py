@@ -11,6 +11,7 @@ from .. import actions, rules
 from ..extensions import db
 from ..models import Session, utcnow
 from . import bp, page
+from .tasks import session_editing
 
 PAGE_SIZE = 10
 LAST_PAGE = 100_000
@@ -40,4 +41,5 @@ def history():
     cycles, total = actions.cycles_page(user, number, PAGE_SIZE, now, with_sessions=True)
     zone = ZoneInfo(user.timezone)
     return page("history.html", "history", cycles=cycles, page=number, zone=zone, now=now,
-                pages=max(1, -(-total // PAGE_SIZE)), totals=totals(user, zone, now))
+                pages=max(1, -(-total // PAGE_SIZE)), totals=totals(user, zone, now),
+                **session_editing(request.args.get("edit")))

@@ -97,9 +97,12 @@ def time_zones() -> list[str]:
 
 
 def settings_page(form: dict, errors: dict | None = None, alert: str | None = None,
-                  saved: bool = False, status: int = 200):
+                  saved: bool = False, status: int = 200, **sections):
+    """`sections`: what the other sections of the page (account, integrations) show."""
+    sections.setdefault("password_errors", {})
     return page("settings.html", "settings_form", status, form=form, errors=errors or {},
-                alert=alert, saved=saved, zones=time_zones(), feed=feed_state(), interval=INTERVAL, goal=GOAL)
+                alert=alert, saved=saved, zones=time_zones(), feed=feed_state(), interval=INTERVAL, goal=GOAL,
+                **sections)
 
 
 @bp.route("/settings", methods=["GET", "POST"])

@@ -32,7 +32,14 @@ def timer_context(alert: str | None = None) -> dict:
         "focus_number": min(done_work + 1, interval), "interval": interval,
         "can_restart_cycle": session is None and cycle is not None and bool(cycle.sessions),
         "today": reports.today(user, now),  # reports: the daily goal and streak
+        **_task_extras(session, up_type),
     }
+
+
+def _task_extras(session, up_type) -> dict:
+    from .tasks import timer_extras  # pages/tasks.py builds on this module
+
+    return timer_extras(session, up_type)
 
 
 def timer_answer(alert: str | None = None, status: int = 200):
@@ -46,7 +53,17 @@ def timer_answer(alert: str | None = None, status: int = 200):
 
 @bp.route("/")
 def index():
-    return page("timer.html", "timer", **timer_context())
+    """The timer page; `?part=tasks` asks htmx for the task list alone (`edit`: one task as a form)."""
+    from .tasks import tasks_context
+
+    editing = request.args.get("edit")
+    if htmx() and request.args.get("part") == "tasks":
+        return page("timer.html", "tasks", **tasks_context(editing=editing))
+    context = timer_context()
+    if htmx():
+        return page("timer.html", "timer", **context)
+    return page("timer.html", "timer", **context,
+                **tasks_context(editing=editing, timer=(context["session"], context["cycle"])))
 
 
 def _act(action, *args):
