@@ -35,11 +35,17 @@ ACCOUNT_CHANGED = "Another request changed this account; try again."
 
 # -- reading -----------------------------------------------------------------
 
+def own_record(user: User, model, record_id: str, missing: str, error=NotFound):
+    """The user's record of `model` with this id; `error(missing)` when there is
+    none, or it is someone else's (the two answer alike: 404)."""
+    record = db.session.get(model, record_id)
+    if record is None or record.user_id != user.id:
+        raise error(missing)
+    return record
+
+
 def _own_cycle(user: User, cycle_id: str) -> Cycle:
-    cycle = db.session.get(Cycle, cycle_id)
-    if cycle is None or cycle.user_id != user.id:
-        raise NotFound("No such cycle.")
-    return cycle
+    return own_record(user, Cycle, cycle_id, "No such cycle.")
 
 
 def get_cycle(user: User, cycle_id: str, now: datetime | None = None) -> Cycle:
@@ -52,22 +58,19 @@ def cycles_page(user: User, number: int, per_page: int, now: datetime | None = N
                 with_sessions: bool = False) -> tuple[list[Cycle], int]:
     """Page `number` of the user's cycles as they stand, newest first, and how many there are."""
     settle(user, now)
-    owned = select(Cycle).where(Cycle.user_id == user.id)
-    total = db.session.scalar(select(func.count()).select_from(owned.subquery()))
+    mine = select(Cycle).where(Cycle.user_id == user.id)
+    total = db.session.scalar(select(func.count()).select_from(mine.subquery()))
     if with_sessions:
-        owned = owned.options(selectinload(Cycle.sessions).joinedload(Session.task))
+        mine = mine.options(selectinload(Cycle.sessions).joinedload(Session.task))
     cycles = db.session.scalars(
-        owned.order_by(Cycle.created_at.desc(), Cycle.id.desc()).limit(per_page).offset((number - 1) * per_page)
+        mine.order_by(Cycle.created_at.desc(), Cycle.id.desc()).limit(per_page).offset((number - 1) * per_page)
     ).all()
     return cycles, total
 
 
 def get_session(user: User, session_id: str, now: datetime | None = None) -> Session:
     settle(user, now)
-    session = db.session.get(Session, session_id)
-    if session is None or session.user_id != user.id:
-        raise NotFound("No such session.")
-    return session
+    return own_record(user, Session, session_id, "No such session.")
 
 
 def open_session(user: User) -> Session | None:
@@ -312,10 +315,7 @@ class TaskNotFound(NotFound):
 
 
 def own_task(user: User, task_id: str) -> Task:
-    task = db.session.get(Task, task_id)
-    if task is None or task.user_id != user.id:
-        raise TaskNotFound("No such task.")
-    return task
+    return own_record(user, Task, task_id, "No such task.", TaskNotFound)
 
 
 def count_toward(task_id: str | None, session: Session, sign: int = 1) -> None:

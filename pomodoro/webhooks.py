@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session as OrmSession
 
 from . import announcements, background
 from . import webhook_rules as rules
-from .actions import NotFound
+from .actions import NotFound, own_record
 from .extensions import db
 from .models import User, Webhook, WebhookDelivery, utcnow
 from .rules import Refused
@@ -70,10 +70,7 @@ def resolve(url: str) -> tuple[str, str, int, str, str]:
 # -- the user's actions ----------------------------------------------------------
 
 def get(user: User, webhook_id: str) -> Webhook:
-    webhook = db.session.get(Webhook, webhook_id)
-    if webhook is None or webhook.user_id != user.id:
-        raise NotFound("No such webhook.")
-    return webhook
+    return own_record(user, Webhook, webhook_id, "No such webhook.")
 
 
 def get_delivery(user: User, webhook_id: str, delivery_id: str) -> WebhookDelivery:
