@@ -57,7 +57,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from pomodoro import rules
 from tests.live import answers, free_port, parse_time, wait_until
 from tests.stacks import production_stack
+from tests.webhook_receiver import Receiver
 
+from . import webhook_checks
 from .common import percentiles, seed_users
 
 EPSILON = timedelta(milliseconds=2)  # stored times are to the microsecond; JSON ones to the millisecond
@@ -551,6 +553,8 @@ MUST_BE_ZERO = ("early completions", "stuck sessions", "lost notices", "rule vio
 
 async def run(stack, postgres, args) -> dict:
     pairs = seed_users(postgres.url, args.users, per_user=settings_of)
+    if args.receiver is not None:  # webhooks: every user has an endpoint for every event
+        webhook_checks.seed_endpoints(postgres.url, [user_id for user_id, _ in pairs], args.receiver.url)
     stats = Stats()
     users = [User(user_id, token, stack.base, stats) for user_id, token in pairs]
     by_id = {user.id: user for user in users}
@@ -592,6 +596,10 @@ async def run(stack, postgres, args) -> dict:
         listener.cancel()
     await asyncio.gather(*listeners, return_exceptions=True)
 
+    webhooks = None
+    if args.receiver is not None:  # leases of attempts cut short run out in 30 s; the sweep then sends them
+        await poll(lambda: webhook_checks.pending(postgres.url) == 0, 120, "every webhook delivery")
+        webhooks = await asyncio.to_thread(webhook_checks.check, postgres.url, list(args.receiver.received))
     result = await asyncio.to_thread(check, postgres.url, by_id)
     counts = result["counts"]
     counts["users"] = len(users)
@@ -602,7 +610,7 @@ async def run(stack, postgres, args) -> dict:
             "lateness_by_fault": by_fault(result["lateness"], fault_log, began),
             "resyncs": sum(resyncs(user) for user in users),
             "lateness": [(moment - began, ms) for moment, ms in result["lateness"]],
-            "load_seconds": load_seconds, "drain_seconds": drain_seconds, "drained": drained}
+            "load_seconds": load_seconds, "drain_seconds": drain_seconds, "drained": drained, "webhooks": webhooks}
 
 
 def by_fault(items: list[tuple[float, object]], faults: list[dict], began: float) -> list[list]:
@@ -669,12 +677,19 @@ def report(outcome: dict, args, wall: float) -> int:
         ("client errors", ", ".join(f"{kind} {n}" for kind, n in sorted(errors.items())) or "0"),
         *((f"{name} (must be 0)", counts[name]) for name in MUST_BE_ZERO),
     ]
+    webhooks = outcome.get("webhooks")
+    if webhooks is not None:
+        for example in webhooks["examples"]:
+            print(f"  ! webhooks: {example}")
+        rows += [(f"webhooks: {name}" + (" (must be 0)" if name in webhook_checks.MUST_BE_ZERO else ""), value)
+                 for name, value in webhooks["counts"].items()]
     print()
     print("| | count |")
     print("|---|---|")
     for name, value in rows:
         print(f"| {name} | {value} |")
-    return 1 if any(counts[name] for name in MUST_BE_ZERO) or not outcome["drained"] else 0
+    webhooks_wrong = webhooks is not None and any(webhooks["counts"][name] for name in webhook_checks.MUST_BE_ZERO)
+    return 1 if any(counts[name] for name in MUST_BE_ZERO) or webhooks_wrong or not outcome["drained"] else 0
 
 
 def main() -> None:
@@ -687,12 +702,14 @@ def main() -> None:
     parser.add_argument("--web-fault", choices=["worker", "all"], default="worker",
                         help="kill one gunicorn worker (the master replaces it), or the whole gunicorn")
     parser.add_argument("--json", type=Path, help="also write the counts, the faults and each lateness here")
+    parser.add_argument("--no-webhooks", action="store_true", help="give the users no webhook endpoints")
     args = parser.parse_args()
 
     began = time.time()
     postgres = PrivatePostgres().start()
     try:
-        with production_stack(database_url=postgres.url) as stack:
+        with Receiver() as receiver, production_stack(database_url=postgres.url, WEBHOOK_ALLOW_PRIVATE="1") as stack:
+            args.receiver = None if args.no_webhooks else receiver
             outcome = asyncio.run(run(stack, postgres, args))
     finally:
         postgres.stop()

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import announcements as said
@@ -35,11 +35,31 @@ ACCOUNT_CHANGED = "Another request changed this account; try again."
 
 # -- reading -----------------------------------------------------------------
 
-def get_cycle(user: User, cycle_id: str) -> Cycle:
+def _own_cycle(user: User, cycle_id: str) -> Cycle:
     cycle = db.session.get(Cycle, cycle_id)
     if cycle is None or cycle.user_id != user.id:
         raise NotFound("No such cycle.")
     return cycle
+
+
+def get_cycle(user: User, cycle_id: str, now: datetime | None = None) -> Cycle:
+    """One of the user's cycles as it stands (sessions whose clock ran out completed)."""
+    settle(user, now)
+    return _own_cycle(user, cycle_id)
+
+
+def cycles_page(user: User, number: int, per_page: int, now: datetime | None = None,
+                with_sessions: bool = False) -> tuple[list[Cycle], int]:
+    """Page `number` of the user's cycles as they stand, newest first, and how many there are."""
+    settle(user, now)
+    owned = select(Cycle).where(Cycle.user_id == user.id)
+    total = db.session.scalar(select(func.count()).select_from(owned.subquery()))
+    if with_sessions:
+        owned = owned.options(selectinload(Cycle.sessions).joinedload(Session.task))
+    cycles = db.session.scalars(
+        owned.order_by(Cycle.created_at.desc(), Cycle.id.desc()).limit(per_page).offset((number - 1) * per_page)
+    ).all()
+    return cycles, total
 
 
 def get_session(user: User, session_id: str, now: datetime | None = None) -> Session:
@@ -131,6 +151,8 @@ def _finish(session: Session, now: datetime, end) -> None:
     by_clock = rules.is_overdue(session, now)
     with db.session.no_autoflush:  # a lost race must surface in the commit, as a refusal
         end(session, now)
+        if session.status == rules.COMPLETED:
+            count_toward(session.task_id, session)
         rules.advance_cycle(cycle, session, session.completed_at or now)
         following = None
         if session.status == rules.COMPLETED:
@@ -152,6 +174,21 @@ def _finish(session: Session, now: datetime, end) -> None:
 
 
 # -- user actions ------------------------------------------------------------
+
+EMAIL_TAKEN = "That e-mail is already registered."
+
+
+def sign_up(email: str, password: str, name: str = "", timezone: str = "UTC") -> User:
+    """A new account; `rules.Refused` when the e-mail is taken (also by a
+    concurrent sign-up)."""
+    if User.by_email(email) is not None:
+        raise rules.Refused(EMAIL_TAKEN)
+    user = User(email=email, name=name, timezone=timezone)
+    user.set_password(password)
+    db.session.add(user)
+    said.commit(EMAIL_TAKEN)
+    return user
+
 
 def _new_session(user: User, cycle: Cycle, session_type: str, now: datetime, position: int | None = None) -> Session:
     if position is None:
@@ -212,17 +249,18 @@ def start_session(user: User, cycle_id: str | None = None, session_type: str | N
     """Start a session; a focus session counts toward `task_id` (None: no task),
     by default the active task."""
     now = now or utcnow()
+    named = None if task_id in (ACTIVE_TASK, None) else own_task(user, task_id)  # an unknown one is bad input first
     if settle(user, now) is not None:
         raise rules.Refused("A session is already running or paused.")
     if cycle_id is not None:
-        cycle = get_cycle(user, cycle_id)
+        cycle = _own_cycle(user, cycle_id)
         if cycle.status != rules.ACTIVE:
             raise rules.Refused("That cycle is finished.")
     else:
         cycle = active_cycle(user) or _new_cycle(user, now)
     session = _new_session(user, cycle, session_type or cycle.next_session_type, now)
     if task_id is not ACTIVE_TASK and session.type == rules.WORK:
-        session.task_id = task_id and own_task(user, task_id).id
+        session.task_id = named and named.id
     said.announce(user.id, said.SESSION_STARTED, {"session": session_json(session)})
     said.commit("A session is already running or paused.")
     _timers().schedule(session)
@@ -256,9 +294,7 @@ def resume_session(user, session_id, now=None):
 
 
 def set_session_status(user, session_id, status, now=None):
-    changes = {rules.PAUSED: rules.pause, rules.RUNNING: rules.resume,
-               rules.COMPLETED: rules.complete, rules.CANCELLED: rules.cancel}
-    return _change(user, session_id, changes[status], now)
+    return _change(user, session_id, rules.TRANSITIONS[status], now)
 
 
 def update_configuration(user: User, changes: dict) -> User:
@@ -282,6 +318,16 @@ def own_task(user: User, task_id: str) -> Task:
     return task
 
 
+def count_toward(task_id: str | None, session: Session, sign: int = 1) -> None:
+    """Add a completed focus session to its task's counts (`sign` -1: take it
+    away), in the database itself so concurrent completions all count."""
+    if task_id is None or session.type != rules.WORK:
+        return
+    ran = session.duration_seconds - session.remaining_seconds
+    db.session.execute(update(Task).where(Task.id == task_id).values(
+        completed_pomodoros=Task.completed_pomodoros + sign, focused_seconds=Task.focused_seconds + sign * ran))
+
+
 def _session_changed(user: User, session: Session, event: str) -> Session:
     """Announce and store a change to `session`. Any change bumps its version,
     so a running one gets its completion again, for the new version."""
@@ -297,7 +343,11 @@ def update_session(user: User, session_id: str, changes: dict, now: datetime | N
     note is often written after the end)."""
     session = get_session(user, session_id, now)
     if "task_id" in changes:
-        session.task_id = changes["task_id"] and own_task(user, changes["task_id"]).id
+        task_id = None if changes["task_id"] is None else own_task(user, changes["task_id"]).id
+        if task_id != session.task_id and session.status == rules.COMPLETED:  # its count moves too
+            count_toward(session.task_id, session, -1)
+            count_toward(task_id, session)
+        session.task_id = task_id
     if "note" in changes:
         session.note = changes["note"] or None
     return _session_changed(user, session, said.SESSION_UPDATED)

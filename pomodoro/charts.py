@@ -8,6 +8,8 @@ WIDTH, HEIGHT = 640, 200
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 26
 CELL, GAP = 11, 2
 WEEKDAYS = ("Mon", "", "Wed", "", "Fri", "", "")
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 NICE = (5, 10, 15, 30, 60, 120, 180, 240, 300, 600, 900, 1200, 1800, 3000, 6000)
 
 
@@ -63,11 +65,14 @@ def heatmap(year: int, day_rows: list[dict]) -> dict:
         day = first + timedelta(days=offset)
         week = (day - start).days // 7
         row = by_day.get(day, {"focused_seconds": 0, "work_sessions": 0})
-        cells.append({"date": day, "x": left + week * (CELL + GAP), "y": top + day.weekday() * (CELL + GAP),
-                      "level": heat_level(row["focused_seconds"], highest),
-                      "minutes": round(row["focused_seconds"] / 60), "sessions": row["work_sessions"]})
+        minutes, sessions = round(row["focused_seconds"] / 60), row["work_sessions"]
+        # The words are written here, once per cell: 366 cells through template filters cost more than the counting
+        cells.append({"date": day.isoformat(), "x": left + week * (CELL + GAP), "y": top + day.weekday() * (CELL + GAP),
+                      "level": heat_level(row["focused_seconds"], highest), "sessions": sessions, "minutes": minutes,
+                      "name": f"{WEEKDAY_NAMES[day.weekday()]} {day.day} {MONTH_NAMES[day.month - 1]} {day.year}",
+                      "count": f"{sessions} focus session{'' if sessions == 1 else 's'}"})
         if day.day == 1:
-            months.append({"x": left + week * (CELL + GAP), "label": day.strftime("%b")})
+            months.append({"x": left + week * (CELL + GAP), "label": MONTH_NAMES[day.month - 1]})
     weeks = (date(year, 12, 31) - start).days // 7 + 1
     return {"cells": cells, "months": months, "cell": CELL, "label_y": top - 5,
             "weekdays": [{"y": top + n * (CELL + GAP) + CELL - 2, "label": name} for n, name in enumerate(WEEKDAYS) if name],

@@ -72,6 +72,9 @@ def csv_chunks(rows):
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writerow(COLUMNS)
+    yield buffer.getvalue().encode()  # the header goes out before the sessions are read
+    buffer.seek(0)
+    buffer.truncate()
     for number, record in enumerate(rows, 1):
         cells = []
         for name in COLUMNS:
@@ -92,7 +95,8 @@ def csv_chunks(rows):
 def json_chunks(rows, header: dict):
     """{"...header", "items": [...]} written a chunk of items at a time."""
     opening = json.dumps(header)[:-1]
-    parts = [opening + (', ' if header else '') + '"items": [']
+    yield (opening + (', ' if header else '') + '"items": [').encode()  # before the sessions are read
+    parts = []
     for number, record in enumerate(rows):
         parts.append(("," if number else "") + json.dumps(record, ensure_ascii=False))
         if len(parts) >= CHUNK:

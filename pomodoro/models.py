@@ -250,10 +250,11 @@ class Session(db.Model):
 
 
 class Task(db.Model):
-    """Something to do, planned in pomodoros. Its `completed_pomodoros` and
-    `focused_seconds` are not stored: they are counted from its completed
-    focus sessions (`tasks.progress`), so a session moved to another task
-    afterwards counts there at once."""
+    """Something to do, planned in pomodoros. `completed_pomodoros` and
+    `focused_seconds` sum its completed focus sessions; they are kept up to
+    date as sessions complete or move between tasks (`actions.count_toward`),
+    so a list of hundreds of tasks is read without adding up thousands of
+    sessions."""
 
     __tablename__ = "tasks"
 
@@ -263,6 +264,8 @@ class Task(db.Model):
     notes: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[list] = mapped_column(JSON, default=list)
     estimated_pomodoros: Mapped[int] = mapped_column(default=0)
+    completed_pomodoros: Mapped[int] = mapped_column(default=0)
+    focused_seconds: Mapped[float] = mapped_column(default=0.0)
     done: Mapped[bool] = mapped_column(default=False)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(default=False)

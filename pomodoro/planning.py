@@ -46,11 +46,14 @@ def plan(left: int, settings, cycle, current, current_counts: bool, now: datetim
     if left == 0:
         return Plan(0, 0.0, None)
     while to_go > 0:
-        if _fresh(state) and to_go > state.long_break_interval:  # a whole cycle at once: 99 x 500 pomodoros stay quick
-            cycle_length = _whole_cycle_seconds(settings, state.long_break_interval)
-            at += timedelta(seconds=cycle_length)
-            focus += state.long_break_interval * settings.work_seconds
-            to_go -= state.long_break_interval
+        if _fresh(state) and to_go > state.long_break_interval:
+            # Whole cycles at once (each followed by more work): 99 x 500 pomodoros stay quick.
+            interval = state.long_break_interval
+            # (a cycle made before the interval setting changed keeps its own: it goes alone)
+            cycles = (to_go - 1) // interval if interval == settings.long_break_interval else 1
+            at += timedelta(seconds=cycles * _whole_cycle_seconds(settings, interval))
+            focus += cycles * interval * settings.work_seconds
+            to_go -= cycles * interval
             state = _new_cycle(settings)
             continue
         session_type = state.next_session_type

@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, case, cast, func, literal, select, true
 
-from . import days, rules, tasks
+from . import days, rules
 from .extensions import db
 from .models import Session, Task, User
 
 NOTHING = (0.0, 0, 0, 0)
-STREAK_LOOKBACK = 62  # days the timer page's streak reads before it reads the whole history
+STREAK_WINDOWS = (31, 400, None)  # days read back for the current streak (None: all of them)
 
 
 def focused_seconds():
@@ -75,9 +75,22 @@ class Stats:
     estimates: dict = field(default_factory=dict)
 
     def as_json(self) -> dict:
-        return {"from_": self.first, "to": self.last, "timezone": self.zone.key, "totals": self.totals,
-                "days": self.days, "hours": self.hours, "tasks": self.tasks, "tags": self.tags,
-                "streak": self.streak, "estimates": self.estimates}
+        """The body of GET /stats, exactly as `schemas.Stats` writes it, built directly:
+        dumping ten years of days through the schema took longer than counting them."""
+        return {"from": self.first.isoformat(), "to": self.last.isoformat(), "timezone": self.zone.key,
+                "totals": self.totals, "hours": self.hours, "tasks": self.tasks, "tags": self.tags,
+                "streak": self.streak, "estimates": self.estimates,
+                "days": [{"date": row["date"].isoformat(), "focused_seconds": row["focused_seconds"],
+                          "work_sessions": row["work_sessions"]} for row in self.days]}
+
+
+def measures():
+    return (func.sum(focused_seconds()), func.count(),
+            func.sum(Session.interruptions_internal), func.sum(Session.interruptions_external))
+
+
+def measured(row) -> tuple:
+    return round(float(row[0] or 0), 3), row[1], int(row[2] or 0), int(row[3] or 0)
 
 
 def counts_by(user: User, key, start: datetime, end: datetime) -> dict:
@@ -85,29 +98,39 @@ def counts_by(user: User, key, start: datetime, end: datetime) -> dict:
     for the counted sessions started in [start, end)."""
     key = key.label("key")
     rows = db.session.execute(
-        select(key, func.sum(focused_seconds()), func.count(),
-               func.sum(Session.interruptions_internal), func.sum(Session.interruptions_external))
+        select(key, *measures())
         .where(*counted(user), Session.started_at >= start, Session.started_at < end)
         .group_by(key)
     ).all()
-    return {row[0]: (round(float(row[1] or 0), 3), row[2], int(row[3] or 0), int(row[4] or 0)) for row in rows}
+    return {row[0]: measured(row[1:]) for row in rows}
 
 
-def per_day(user: User, zone: ZoneInfo, first: date, last: date) -> list[dict]:
-    """Every local day from `first` to `last`: focused seconds and completed focus sessions."""
-    start, end = days.utc_span(first, last, zone)
-    found = {as_date(key): value for key, value in counts_by(user, local_date(zone, start, end), start, end).items()}
+def day_rows(found: dict, first: date, last: date) -> list[dict]:
+    """Every local day from `first` to `last` with what `found` counted on it."""
+    found = {as_date(key): value for key, value in found.items()}
     return [{"date": day, "focused_seconds": found.get(day, NOTHING)[0], "work_sessions": found.get(day, NOTHING)[1],
              "interruptions": {"internal": found.get(day, NOTHING)[2], "external": found.get(day, NOTHING)[3]}}
             for day in days.days_between(first, last)]
 
 
-def per_hour(user: User, zone: ZoneInfo, first: date, last: date) -> list[dict]:
-    """The 24 local hours of the day: focus started in each over the range."""
-    start, end = days.utc_span(first, last, zone)
-    found = {int(key): value for key, value in counts_by(user, local_hour(zone, start, end), start, end).items()}
+def hour_rows(found: dict) -> list[dict]:
+    found = {int(key): value for key, value in found.items()}
     return [{"hour": hour, "focused_seconds": found.get(hour, NOTHING)[0], "work_sessions": found.get(hour, NOTHING)[1]}
             for hour in range(24)]
+
+
+def task_rows(found: dict) -> list[dict]:
+    """Focus by task, most first, from counts keyed by task id ("" for no task, or a deleted one)."""
+    titles = dict(db.session.execute(select(Task.id, Task.title).where(Task.id.in_([key for key in found if key]))).all())
+    rows = [{"task_id": key or None, "title": titles.get(key, "No task") if key else "No task",
+             "focused_seconds": value[0], "work_sessions": value[1]} for key, value in found.items()]
+    return sorted(rows, key=lambda row: (-row["focused_seconds"], row["title"]))
+
+
+def per_day(user: User, zone: ZoneInfo, first: date, last: date) -> list[dict]:
+    """Every local day from `first` to `last`: focused seconds and completed focus sessions."""
+    start, end = days.utc_span(first, last, zone)
+    return day_rows(counts_by(user, local_date(zone, start, end), start, end), first, last)
 
 
 def goal_days(user: User, zone: ZoneInfo, since: datetime | None, now: datetime) -> list[date]:
@@ -126,19 +149,34 @@ def goal_days(user: User, zone: ZoneInfo, since: datetime | None, now: datetime)
     return [as_date(row) for row in rows]
 
 
-def streak(user: User, now: datetime, whole_history: bool = True) -> dict:
-    """The current and longest streak. Without `whole_history` only the current
-    one is wanted: the recent days are read first, the rest only when the streak
-    runs back past them."""
+def current_streak(user: User, now: datetime) -> int:
+    """Days in a row, ending today or yesterday, the goal was met. The recent
+    days are read first; further back only when the run reaches past them."""
     zone = ZoneInfo(user.timezone)
     today = days.local_day(now, zone)
-    if not whole_history:
-        since = days.day_start(today - timedelta(days=STREAK_LOOKBACK), zone)
+    for window in STREAK_WINDOWS:
+        since = days.day_start(today - timedelta(days=window), zone) if window else None
         current, _ = days.streaks(goal_days(user, zone, since, now), today)
-        if current <= STREAK_LOOKBACK - 2:
-            return {"current": current, "longest": None, "goal": user.daily_goal}
-    current, longest = days.streaks(goal_days(user, zone, None, now), today)
-    return {"current": current, "longest": longest, "goal": user.daily_goal}
+        if window is None or current < window - 1:
+            return current
+    return 0  # (not reached: the last window is the whole history)
+
+
+def goal_met(user: User, day_rows: list[dict]) -> list[date]:
+    return [row["date"] for row in day_rows if row["work_sessions"] >= max(user.daily_goal, 1)]
+
+
+def streak(user: User, now: datetime, day_rows: list[dict], known: list[dict]) -> dict:
+    """The current streak, and the longest run of goal days within the range of `day_rows`.
+    `known` (day rows of a range holding theirs) gives the current one when it reaches
+    today and further back than the run goes; else it is read."""
+    goal = user.daily_goal
+    _, longest = days.streaks(goal_met(user, day_rows), day_rows[-1]["date"]) if day_rows else (0, 0)
+    today = days.local_day(now, ZoneInfo(user.timezone))
+    current, _ = days.streaks(goal_met(user, known), today)
+    if not (known and known[-1]["date"] >= today and current < (today - known[0]["date"]).days - 1):
+        current = current_streak(user, now)
+    return {"current": current, "longest": longest, "goal": goal}
 
 
 def totals_of(day_rows: list[dict]) -> dict:
@@ -149,19 +187,6 @@ def totals_of(day_rows: list[dict]) -> dict:
             "average_focused_seconds_per_active_day": round(focused / active, 3) if active else 0,
             "interruptions": {kind: sum(row["interruptions"][kind] for row in day_rows)
                               for kind in ("internal", "external")}}
-
-
-def per_task(user: User, start: datetime, end: datetime) -> list[dict]:
-    """Focus by task over [start, end), most first; sessions of no task (or of a deleted one) as one."""
-    seconds = func.sum(focused_seconds())
-    rows = db.session.execute(
-        select(Task.id, Task.title, seconds, func.count())
-        .select_from(Session).outerjoin(Task, Session.task_id == Task.id)
-        .where(*counted(user), Session.started_at >= start, Session.started_at < end)
-        .group_by(Task.id, Task.title).order_by(seconds.desc(), Task.title)
-    ).all()
-    return [{"task_id": row[0], "title": row[1] if row[0] else "No task", "focused_seconds": round(float(row[2] or 0), 3),
-             "work_sessions": row[3]} for row in rows]
 
 
 def tag_values():
@@ -187,33 +212,43 @@ def per_tag(user: User, start: datetime, end: datetime) -> list[dict]:
 
 
 def estimates(user: User, start: datetime, end: datetime) -> dict:
-    """How the tasks done in [start, end) with an estimate came out against it."""
-    done = db.session.scalars(select(Task).where(
-        Task.user_id == user.id, Task.done, Task.estimated_pomodoros > 0,
-        Task.done_at >= start, Task.done_at < end)).all()
-    ratios = [task.completed_pomodoros / task.estimated_pomodoros for task in tasks.with_progress(user, done)]
+    """How the tasks done in [start, end) with an estimate came out against it: the
+    pomodoros each took (its completed focus sessions, counted here) ÷ its estimate."""
+    took = (select(Task.estimated_pomodoros, func.count(Session.id))
+            .outerjoin(Session, (Session.task_id == Task.id) & (Session.type == rules.WORK)
+                       & (Session.status == rules.COMPLETED))
+            .where(Task.user_id == user.id, Task.done, Task.estimated_pomodoros > 0,
+                   Task.done_at >= start, Task.done_at < end)
+            .group_by(Task.id, Task.estimated_pomodoros))
+    ratios = [done / estimated for estimated, done in db.session.execute(took)]
     return {"tasks_done": len(ratios), "on_estimate": sum(1 for ratio in ratios if ratio == 1),
             "under_estimate": sum(1 for ratio in ratios if ratio < 1),
             "over_estimate": sum(1 for ratio in ratios if ratio > 1),
             "mean_ratio": round(sum(ratios) / len(ratios), 3) if ratios else None}
 
 
-def stats(user: User, first: date, last: date, now: datetime | None = None) -> Stats:
-    """Everything /stats and the reports page show for the local days `first` to `last`."""
+def stats(user: User, first: date, last: date, now: datetime | None = None, wider: list[dict] | None = None) -> Stats:
+    """Everything /stats and the reports page show for the local days `first` to `last`
+    (their days taken from `wider`, per_day rows of a range holding them, when given)."""
     now = now or datetime.now(UTC)
     zone = ZoneInfo(user.timezone)
-    day_rows = per_day(user, zone, first, last)
     start, end = days.utc_span(first, last, zone)
-    return Stats(first=first, last=last, zone=zone, goal=user.daily_goal, days=day_rows,
-                 hours=per_hour(user, zone, first, last), totals=totals_of(day_rows),
-                 streak=streak(user, now), tasks=per_task(user, start, end), tags=per_tag(user, start, end),
-                 estimates=estimates(user, start, end))
+    if wider is None:
+        dated = per_day(user, zone, first, last)
+    else:
+        dated = [row for row in wider if first <= row["date"] <= last]
+    hours = counts_by(user, local_hour(zone, start, end), start, end)
+    by_task = counts_by(user, func.coalesce(Session.task_id, ""), start, end)
+    return Stats(first=first, last=last, zone=zone, goal=user.daily_goal, days=dated,
+                 hours=hour_rows(hours), totals=totals_of(dated), streak=streak(user, now, dated, wider or dated),
+                 tasks=task_rows(by_task), tags=per_tag(user, start, end), estimates=estimates(user, start, end))
 
 
 def today(user: User, now: datetime) -> dict:
-    """The timer page's goal line: focus sessions completed today, the goal, the current streak."""
+    """The timer page's goal line: focus sessions completed today, the goal, the current
+    streak (from the same read of the recent days, unless the streak runs back past them)."""
     zone = ZoneInfo(user.timezone)
     day = days.local_day(now, zone)
-    row = per_day(user, zone, day, day)[0]
-    return {"done": row["work_sessions"], "goal": user.daily_goal,
-            "streak": streak(user, now, whole_history=False)["current"]}
+    recent = per_day(user, zone, day - timedelta(days=STREAK_WINDOWS[0]), day)
+    return {"done": recent[-1]["work_sessions"], "goal": user.daily_goal,
+            "streak": streak(user, now, recent[-1:], recent)["current"]}

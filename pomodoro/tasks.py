@@ -10,19 +10,21 @@ Where the contract is silent (see the README's "Tasks"):
   being active.
 """
 from datetime import datetime
+from types import SimpleNamespace
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import announcements as said
 from . import actions, planning, rules
 from .actions import own_task as get_task
 from .extensions import db
 from .models import Session, Task, User, utcnow
-from .schemas import task_json
+from .schemas import plan_json, task_json, task_rows_json
 
+PLAN_SETTINGS = ("work_seconds", "short_break_seconds", "long_break_seconds", "long_break_interval")
 CHANGED_MEANWHILE = "Another request changed your tasks meanwhile; reload them."
-MANY_IDS = 500  # past this many tasks, counting their sessions by user beats a long IN list
 
 
 # -- reading ----------------------------------------------------------------------
@@ -32,50 +34,74 @@ def active_task(user: User) -> Task | None:
 
 
 def with_progress(user: User, tasks: list[Task]) -> list[Task]:
-    """Give each task its `completed_pomodoros` and `focused_seconds`, counted
-    from its completed focus sessions (one finished early counts the time it ran)."""
+    """Count each task's `completed_pomodoros` and `focused_seconds` afresh from
+    its completed focus sessions (one finished early counts the time it ran).
+    The counts kept on the task are these same sums (tests hold them equal);
+    reports count this way the few tasks they look at, from the sessions alone."""
     counted = {}
     if tasks:
-        query = select(Session.task_id, func.count(),
-                       func.sum(Session.duration_seconds - Session.remaining_seconds)).where(
-            Session.user_id == user.id, Session.type == rules.WORK, Session.status == rules.COMPLETED)
-        if len(tasks) <= MANY_IDS:
-            query = query.where(Session.task_id.in_([task.id for task in tasks]))
-        else:
-            query = query.where(Session.task_id.is_not(None))
-        counted = {task_id: (count, seconds) for task_id, count, seconds in
-                   db.session.execute(query.group_by(Session.task_id))}
-    for task in tasks:
-        task.completed_pomodoros, task.focused_seconds = counted.get(task.id, (0, 0.0))
-        task.focused_seconds = float(task.focused_seconds or 0)
+        counted = {task_id: (count, float(seconds or 0)) for task_id, count, seconds in db.session.execute(
+            select(Session.task_id, func.count(), func.sum(Session.duration_seconds - Session.remaining_seconds))
+            .where(Session.user_id == user.id, Session.type == rules.WORK, Session.status == rules.COMPLETED,
+                   Session.task_id.in_([task.id for task in tasks]))
+            .group_by(Session.task_id))}
+    for task in tasks:  # shown as counted, never written back: set as if loaded
+        count, seconds = counted.get(task.id, (0, 0.0))
+        set_committed_value(task, "completed_pomodoros", count)
+        set_committed_value(task, "focused_seconds", seconds)
     return tasks
 
 
-def listed(user: User, state: str = "open") -> list[Task]:
-    """The user's tasks in list order: the open ones, the done ones, or all."""
+def listed(user: User, state: str = "open", limit: int | None = None) -> list[Task]:
+    """The user's tasks in list order: the open ones, the done ones, or all (the first `limit`)."""
     query = select(Task).where(Task.user_id == user.id)
     if state != "all":
         query = query.where(Task.done == (state == "done"))
-    return with_progress(user, db.session.scalars(query.order_by(Task.position, Task.created_at)).all())
+    return db.session.scalars(query.order_by(Task.position, Task.created_at).limit(limit)).all()
 
 
-def plan(user: User, open_tasks: list[Task], now: datetime | None = None) -> planning.Plan:
-    """The plan for the open tasks (with their progress) from `now`."""
+def open_estimates(user: User) -> list:
+    """Each open task's id, estimate and completed pomodoros: all the plan needs."""
+    return db.session.execute(select(Task.id, Task.estimated_pomodoros, Task.completed_pomodoros, Task.done)
+                              .where(Task.user_id == user.id, Task.done.is_(False))).all()
+
+
+def done_recently(user: User, limit: int):
+    """The query for the user's `limit` most recently done tasks."""
+    return (select(Task).where(Task.user_id == user.id, Task.done)
+            .order_by(Task.done_at.desc(), Task.id).limit(limit))
+
+
+def done_count(user: User) -> int:
+    return db.session.scalar(select(func.count()).where(Task.user_id == user.id, Task.done))
+
+
+def plan(user: User, open_tasks: list, now: datetime | None = None, timer: tuple | None = None) -> planning.Plan:
+    """The plan for the open tasks (anything with their estimate and completed
+    pomodoros) from `now`; `timer` is the current session and active cycle
+    (either may be None), looked up unless the caller has them."""
     now = now or utcnow()
-    current = actions.current_session(user, now)
-    cycle = current.cycle if current is not None else actions.active_cycle(user)
+    if timer is not None:
+        current, cycle = timer
+    else:
+        current = actions.current_session(user, now)
+        cycle = current.cycle if current is not None else actions.active_cycle(user)
     left = {task.id: task.estimated_pomodoros - task.completed_pomodoros for task in open_tasks}
     counts = current is not None and left.get(current.task_id, 0) > 0
-    return planning.plan(planning.pomodoros_left(open_tasks), user, cycle, current, counts, now)
+    settings = SimpleNamespace(**{name: getattr(user, name) for name in PLAN_SETTINGS})  # read once, not per step
+    return planning.plan(planning.pomodoros_left(open_tasks), settings, cycle, current, counts, now)
 
 
 def task_list(user: User, state: str = "open", now: datetime | None = None) -> dict:
-    """`GET /tasks`: the tasks in list order, with the plan for the open ones."""
-    tasks = listed(user, "all" if state == "all" else state)
-    open_tasks = tasks if state == "open" else [task for task in tasks if not task.done]
-    if state == "done":
-        open_tasks = listed(user, "open")
-    return {"items": tasks, "plan": plan(user, open_tasks, now)}
+    """`GET /tasks`: the tasks in list order (as JSON, read as plain rows: a
+    list of hundreds is read and written in a few milliseconds), with the plan
+    for the open ones."""
+    query = select(Task.__table__).where(Task.user_id == user.id)
+    if state != "all":
+        query = query.where(Task.done == (state == "done"))
+    rows = db.session.execute(query.order_by(Task.position, Task.created_at)).all()
+    open_tasks = rows if state == "open" else open_estimates(user)
+    return {"items": task_rows_json(rows), "plan": plan_json(plan(user, open_tasks, now))}
 
 
 def sessions_of(user: User, task_id: str, page: int, per_page: int) -> dict:
@@ -102,8 +128,7 @@ def _flush() -> None:
 
 def _announce(user: User, event: str, tasks: list[Task]) -> None:
     """Say `event` of each task (once each), with its progress."""
-    tasks = list(dict.fromkeys(tasks))
-    for task in with_progress(user, tasks):
+    for task in dict.fromkeys(tasks):
         said.announce(user.id, event, {"task": task_json(task)})
 
 

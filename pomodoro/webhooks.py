@@ -5,9 +5,9 @@ A delivery is a row written in the same transaction as the change it tells
 of (`record_deliveries`, a before-commit hook of every action), so it
 cannot be lost, nor sent before the change is stored. After the commit it
 is handed to background work (`queue_deliveries`), which hands it on to
-this process's `Sender`: a pool of threads bounded per endpoint, so an
-endpoint that hangs holds at most `PER_ENDPOINT` threads and the others go
-on. An attempt first takes a lease on its row (a compare-and-set), so two
+this process's `Sender`: a pool of threads bounded per destination (scheme,
+host and port), so endpoints that hang hold at most `PER_DESTINATION` of its
+threads, however many of them point there, and the others go on. An attempt first takes a lease on its row (a compare-and-set), so two
 processes never send the same attempt; a process that dies mid-attempt
 lets the lease run out and the sweep sends it again, with the same
 `webhook-id`. Sending never happens in a request or on the path that
@@ -22,10 +22,13 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import urllib3
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import delete as delete_rows, func, select, update
+from sqlalchemy import event as orm_event
+from sqlalchemy.orm import Session as OrmSession
 
 from . import announcements, background
 from . import webhook_rules as rules
@@ -33,14 +36,14 @@ from .actions import NotFound
 from .extensions import db
 from .models import User, Webhook, WebhookDelivery, utcnow
 from .rules import Refused
-from .schemas import Timestamp
+from .schemas import utc_text
 
 log = logging.getLogger(__name__)
 
 TIMEOUT = 15.0  # seconds for a whole attempt: connect, send, answer
 MAX_READ = 64 * 1024  # of a response, at most this much is read
 KEEP_BODY = 1024  # and this much is kept, for the delivery log
-LEASE = timedelta(seconds=60)  # an attempt in flight; longer than TIMEOUT by a margin
+LEASE = timedelta(seconds=30)  # an attempt in flight: TIMEOUT and a margin; a dead sender's lease runs out this soon
 ROTATION_OVERLAP = timedelta(hours=24)
 LOG_LENGTH = 100  # deliveries kept per endpoint (pending ones are always kept)
 DISPATCH = "pomodoro.webhooks.dispatch"
@@ -158,7 +161,7 @@ def deliveries(webhook: Webhook, page: int = 1, per_page: int = 20) -> tuple[lis
 # -- recording, with the change that caused it ---------------------------------------
 
 def _new_delivery(webhook: Webhook, event: str, data: dict, at: datetime) -> WebhookDelivery:
-    body = json.dumps({"type": event, "timestamp": Timestamp()._serialize(at, None, None), "data": data},
+    body = json.dumps({"type": event, "timestamp": utc_text(at), "data": data},
                       separators=(",", ":"))
     delivery = WebhookDelivery(webhook=webhook, event=event, payload=body, next_attempt_at=at, created_at=at)
     db.session.add(delivery)
@@ -190,41 +193,87 @@ def queue_deliveries(_announced: list) -> None:
     _dispatch_later(db.session.info.pop(PENDING_DISPATCH, []))
 
 
+@orm_event.listens_for(OrmSession, "after_soft_rollback")
+def _forget(session, _previous_transaction) -> None:
+    """Deliveries of a transaction that rolled back were never stored: nothing to send."""
+    session.info.pop(PENDING_DISPATCH, None)
+
+
 def _dispatch_later(made: list) -> None:
+    """Hand new deliveries to a sender: this process's own if it has one (the
+    worker, whose completions make most of them: a job through RQ would cost
+    each one RQ's dozen Redis round trips, one at a time on its job loop),
+    else background work."""
+    if not made:
+        return
+    if "pomodoro.background.local" in current_app.extensions:
+        local = sender(current_app)
+        for delivery in made:
+            local.submit(destination(delivery.webhook.url), delivery.id)
+        return
     for delivery in made:
-        background.run(DISPATCH, delivery.id, delivery.webhook_id)
+        background.run(DISPATCH, delivery.id, destination(delivery.webhook.url))
 
 
-def dispatch(delivery_id: str, webhook_id: str) -> None:
+def destination(url: str) -> str:
+    """Where a URL sends to, for the sender's bound: scheme, host and port."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or ''}"
+    except ValueError:
+        return url
+
+
+def dispatch(delivery_id: str, lane: str) -> None:
     """The background job: hand the delivery to this process's sender."""
-    sender(current_app).submit(webhook_id, delivery_id)
+    sender(current_app).submit(lane, delivery_id)
 
 
 @background.every(5)
 def sweep(now: datetime | None = None) -> None:
     """Send the due deliveries nothing is sending: queued by a process that died,
-    or by a Redis that restarted empty. Keep the last LOG_LENGTH of each log."""
+    or by a Redis that restarted empty."""
     now = now or utcnow()
     due = db.session.execute(
-        select(WebhookDelivery.id, WebhookDelivery.webhook_id)
+        select(WebhookDelivery.id, Webhook.url).join(WebhookDelivery.webhook)
         .where(WebhookDelivery.status == rules.PENDING, WebhookDelivery.next_attempt_at <= now - timedelta(seconds=2),
                WebhookDelivery.leased_until.is_(None) | (WebhookDelivery.leased_until < now))
         .order_by(WebhookDelivery.next_attempt_at).limit(1000)
     ).all()
     db.session.rollback()
-    for delivery_id, webhook_id in due:
-        sender(current_app).submit(webhook_id, delivery_id)
+    for delivery_id, url in due:
+        sender(current_app).submit(destination(url), delivery_id)
+
+
+@background.every(60)
+def prune(keep: int = LOG_LENGTH) -> None:
+    """Keep the newest `keep` deliveries of each endpoint's log (and any still pending)."""
+    crowded = db.session.scalars(
+        select(WebhookDelivery.webhook_id).group_by(WebhookDelivery.webhook_id).having(func.count() > keep)
+    ).all()
+    for webhook_id in crowded:
+        oldest_kept = db.session.scalar(
+            select(WebhookDelivery.created_at).where(WebhookDelivery.webhook_id == webhook_id)
+            .order_by(WebhookDelivery.created_at.desc()).offset(keep - 1).limit(1)
+        )
+        db.session.execute(
+            delete_rows(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id,
+                                          WebhookDelivery.created_at < oldest_kept,
+                                          WebhookDelivery.status != rules.PENDING)
+        )
+    db.session.commit()
 
 
 # -- sending ----------------------------------------------------------------------
 
 class Sender:
-    """This process's delivery threads. At most PER_ENDPOINT attempts to one
-    endpoint at once; the rest of its deliveries wait in its backlog, not on a
-    thread, so a slow endpoint cannot starve the others."""
+    """This process's delivery threads. At most PER_DESTINATION attempts to one
+    destination at once; the rest of its deliveries wait in its backlog, not on
+    a thread, so slow endpoints cannot starve the others. (Attempts hold a
+    database connection only to claim and to record, never while they wait.)"""
 
-    THREADS = 16
-    PER_ENDPOINT = 2
+    THREADS = 32
+    PER_DESTINATION = 8
 
     def __init__(self, app):
         self.app = app
@@ -234,18 +283,18 @@ class Sender:
         self._queued: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=self.THREADS, thread_name_prefix="webhooks")
 
-    def submit(self, webhook_id: str, delivery_id: str) -> None:
+    def submit(self, lane: str, delivery_id: str) -> None:
         with self._lock:
             if delivery_id in self._queued:
                 return
             self._queued.add(delivery_id)
-            if self._busy.get(webhook_id, 0) >= self.PER_ENDPOINT:
-                self._backlog.setdefault(webhook_id, OrderedDict())[delivery_id] = None
+            if self._busy.get(lane, 0) >= self.PER_DESTINATION:
+                self._backlog.setdefault(lane, OrderedDict())[delivery_id] = None
                 return
-            self._busy[webhook_id] = self._busy.get(webhook_id, 0) + 1
-        self._pool.submit(self._run, webhook_id, delivery_id)
+            self._busy[lane] = self._busy.get(lane, 0) + 1
+        self._pool.submit(self._run, lane, delivery_id)
 
-    def _run(self, webhook_id: str, delivery_id: str) -> None:
+    def _run(self, lane: str, delivery_id: str) -> None:
         while delivery_id is not None:
             with self.app.app_context():
                 try:
@@ -255,20 +304,20 @@ class Sender:
                     db.session.rollback()
                 finally:
                     db.session.remove()
-            delivery_id = self._next(webhook_id, delivery_id)
+            delivery_id = self._next(lane, delivery_id)
 
-    def _next(self, webhook_id: str, done: str) -> str | None:
-        """The endpoint's next waiting delivery, or None (freeing its slot)."""
+    def _next(self, lane: str, done: str) -> str | None:
+        """The destination's next waiting delivery, or None (freeing its slot)."""
         with self._lock:
             self._queued.discard(done)
-            backlog = self._backlog.get(webhook_id)
+            backlog = self._backlog.get(lane)
             if backlog:
                 following, _ = backlog.popitem(last=False)
                 return following
-            self._backlog.pop(webhook_id, None)
-            self._busy[webhook_id] -= 1
-            if not self._busy[webhook_id]:
-                del self._busy[webhook_id]
+            self._backlog.pop(lane, None)
+            self._busy[lane] -= 1
+            if not self._busy[lane]:
+                del self._busy[lane]
             return None
 
     def stop(self) -> None:
@@ -417,4 +466,4 @@ def _record(delivery_id: str, answer: Answer) -> None:
         webhook.enabled, webhook.disabled_reason = False, outcome.disable_reason
     db.session.commit()
     if outcome.status == rules.PENDING:
-        background.run(DISPATCH, delivery.id, webhook.id, at=outcome.next_attempt_at)
+        background.run(DISPATCH, delivery.id, destination(webhook.url), at=outcome.next_attempt_at)

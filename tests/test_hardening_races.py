@@ -146,14 +146,13 @@ def test_a_double_click_on_start_shows_the_timer_never_a_500(app):
 
 def test_a_lost_race_no_action_caught_is_still_a_409_not_a_500(app):
     """The backstop for code to come: a unique index refusing a write anywhere answers 409."""
-    ada = person(app, email="ada@example.org")
-
-    @app.route("/test-duplicate-signup", methods=["POST"])
+    @app.route("/test-duplicate-signup", methods=["POST"])  # before any request: Flask takes no routes after
     def duplicate():
         db.session.add(User(email="ada@example.org", password_hash="x"))
         db.session.commit()
         return "", 204
 
+    ada = person(app, email="ada@example.org")
     response = app.test_client().post("/test-duplicate-signup", headers={"Accept": "application/json"})
     assert response.status_code == 409 and response.json["error"]["code"] == "conflict"
     consistent(app, ada.id)

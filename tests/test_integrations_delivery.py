@@ -208,14 +208,14 @@ def test_a_hanging_endpoint_does_not_hold_up_another(client, auth, monkeypatch):
     with Receiver([(200, {}, b"", 3)]) as slow, Receiver() as quick:
         stuck = add_webhook(client, ada, slow.url)
         fine = add_webhook(client, bo, quick.url)
-        for _ in range(webhooks.Sender.THREADS + 4):
+        for _ in range(webhooks.Sender.PER_DESTINATION + 4):
             client.post(f"/webhooks/{stuck['id']}/test", headers=ada.headers)
         wait_until(lambda: slow.count() >= 1, 5)
         started = time.time()
         client.post(f"/webhooks/{fine['id']}/test", headers=bo.headers)
         wait_until(lambda: quick.count() == 1, 2, message="the other endpoint's delivery")
         assert quick.received[0].at - started < 1.0
-        assert slow.count() <= webhooks.Sender.PER_ENDPOINT
+        assert slow.count() <= webhooks.Sender.PER_DESTINATION
 
 
 # -- the address rules, without the switch -----------------------------------------------
@@ -245,3 +245,17 @@ def test_the_address_is_checked_again_at_each_send(client, auth, app, db, monkey
     assert "Only https" in delivery["error"] or "address" in delivery["error"]
     stored = db.session.scalar(select(WebhookDelivery).where(WebhookDelivery.id == delivery["id"]))
     assert stored.status == "pending"
+
+
+def test_each_log_keeps_its_newest_deliveries_and_every_pending_one(client, auth, db):
+    ada = auth.sign_up()
+    hook = add_webhook(client, ada, "http://127.0.0.1:9/")
+    endpoint = db.session.get(webhooks.Webhook, hook["id"])
+    start = utcnow() - timedelta(hours=1)
+    for number in range(8):
+        delivery = webhooks._new_delivery(endpoint, "webhook.test", {"n": number}, start + timedelta(seconds=number))
+        delivery.status = "pending" if number == 0 else "delivered"
+    db.session.commit()
+    webhooks.prune(keep=3)
+    kept = db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook["id"])).all()
+    assert sorted(json.loads(one.payload)["data"]["n"] for one in kept) == [0, 5, 6, 7]

@@ -88,7 +88,8 @@ def test_a_cell_that_would_be_a_formula_is_shown_as_text(text, shown):
 
 
 @pytest.mark.parametrize("query", [{"from": "2026-02-03", "to": "2026-02-02"}, {"from": "nope"},
-                                   {"from": "2000-01-01", "to": "2020-01-01"}])
+                                   {"from": "2000-01-01", "to": "2020-01-01"}, {"from": "0001-01-01"},
+                                   {"to": "9999-12-31"}])
 def test_export_refuses_a_bad_range(client, auth, query):
     account = auth.sign_up()
     for kind in ("csv", "json"):
@@ -211,3 +212,8 @@ def test_feed_events_take_the_task_title_and_the_note(client, auth, db):
     (event,) = Calendar.from_ical(client.get(path_of(feed_url(client, account))).data).walk("VEVENT")
     assert str(event["summary"]) == "Write the essay"
     assert str(event["description"]) == "Drafted; section 2, too"
+
+
+def test_guessing_feed_secrets_is_rate_limited(client):
+    answers = [client.get(f"/calendar/guess{number}.ics").status_code for number in range(121)]
+    assert set(answers[:120]) == {404} and answers[120] == 429

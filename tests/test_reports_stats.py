@@ -150,8 +150,16 @@ def test_today_without_a_session_keeps_yesterdays_streak(client, auth, db):
     two_each = [(now - timedelta(days=back, minutes=m), 60) for back in (1, 2, 3) for m in (0, 30)]
     seed(db, account, two_each + [(now - timedelta(days=4), 60)])  # day 4: one, short of the goal
     seed(db, account, [(now - timedelta(days=back, minutes=m), 60) for back in (8, 9, 10, 11) for m in (0, 30)])
-    streak = stats(client, account)["streak"]
-    assert streak == {"current": 3, "longest": 4, "goal": 2}
+    assert stats(client, account)["streak"] == {"current": 3, "longest": 3, "goal": 2}  # the last week
+    month = (now - timedelta(days=30)).date().isoformat()
+    assert stats(client, account, **{"from": month})["streak"] == {"current": 3, "longest": 4, "goal": 2}
+
+
+def test_a_current_streak_longer_than_the_first_look_back_is_counted_whole(client, auth, db):
+    account = auth.sign_up(daily_goal=1)
+    now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    seed(db, account, [(now - timedelta(days=back), 60) for back in range(1, 451)])
+    assert stats(client, account)["streak"] == {"current": 450, "longest": 7 - 1, "goal": 1}
 
 
 def test_a_streak_ends_when_yesterday_missed_the_goal(client, auth, db):
@@ -179,6 +187,8 @@ def test_with_no_goal_one_session_a_day_makes_the_streak(client, auth, db):
     ({"to": "2026-2-1"}, "to"),
     ({"from": "2016-01-01", "to": "2026-02-17"}, "to"),  # 3,701 days
     ({"from": "2000-01-01"}, "to"),  # to today: far past 3,700 days
+    ({"from": "0001-01-01", "to": "0001-01-02"}, "from"),
+    ({"from": "9999-12-30", "to": "9999-12-31"}, "from"),
 ])
 def test_a_bad_range_is_a_422_naming_the_field(client, auth, query, field):
     account = auth.sign_up()
@@ -250,3 +260,17 @@ def test_estimate_accuracy_of_the_tasks_done_in_the_range(client, auth, db):
                          "mean_ratio": round((1 + 1 / 3 + 2) / 3, 3)}
     long_ago = stats(client, account, **{"from": "2020-01-01", "to": "2020-01-31"})["estimates"]
     assert long_ago["tasks_done"] == 0 and long_ago["mean_ratio"] is None
+
+
+def test_the_stats_body_is_what_the_documented_schema_writes(client, auth, db):
+    from pomodoro import schemas
+
+    account = auth.sign_up(timezone="Europe/Berlin")
+    task = new_task(client, account, title="Essay", tags=["writing"], estimated_pomodoros=1)
+    seed(db, account, [(datetime.now(UTC) - timedelta(hours=2), 1500)], task_id=task, interruptions_external=1)
+    client.patch(f"/tasks/{task}", json={"done": True}, headers=account.headers)
+    user = db.session.get(User, account.id)
+    body = stats(client, account)
+    built = reports.stats(user, date.fromisoformat(body["from"]), date.fromisoformat(body["to"]))
+    assert body == schemas.Stats().dump(built.as_json() | {"from_": built.first, "to": built.last} | {
+        "days": built.days})

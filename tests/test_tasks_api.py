@@ -330,3 +330,58 @@ def test_the_openapi_document_describes_the_new_rows(client):
         assert method in paths[path], (method, path)
     schema = client.get("/openapi.json").json["components"]["schemas"]["NewTask"]["properties"]
     assert schema["title"]["maxLength"] == 200 and schema["estimated_pomodoros"]["maximum"] == 99
+
+
+def test_a_tasks_counts_always_agree_with_its_completed_focus_sessions(ada, app):
+    """The counts are kept as sessions complete and move; added up from the sessions they are the same."""
+    from sqlalchemy import func, select
+
+    first, second = ada.add("first", active=True), ada.add("second")
+    moved = None
+    for number in range(5):
+        session = ada.start(type="work")
+        backdate(app, session["id"], 60 * (number + 1))
+        ada.set_status(session["id"], "cancelled" if number == 2 else "completed")
+        if number == 1:
+            moved = session["id"]
+    ada.patch(f"/sessions/{moved}", {"task_id": second["id"]})
+    ada.patch(f"/sessions/{moved}", {"task_id": second["id"]})  # the same again moves nothing
+    counted = ada.start(type="work", task_id=second["id"])
+    ada.patch(f"/sessions/{counted['id']}/status", {"status": "completed"})
+    ada.patch(f"/sessions/{counted['id']}", {"task_id": None})
+    with app.app_context():
+        sums = dict(((task_id, (count, seconds)) for task_id, count, seconds in db.session.execute(
+            select(Session.task_id, func.count(), func.sum(Session.duration_seconds - Session.remaining_seconds))
+            .where(Session.status == "completed", Session.type == "work", Session.task_id.is_not(None))
+            .group_by(Session.task_id))))
+    for task in (first, second):
+        stored = ada.task(task["id"])
+        count, seconds = sums.get(task["id"], (0, 0))
+        assert stored["completed_pomodoros"] == count
+        assert stored["focused_seconds"] == pytest.approx(seconds)
+    assert ada.task(first["id"])["completed_pomodoros"] == 3 and ada.task(second["id"])["completed_pomodoros"] == 1
+
+
+def test_the_list_is_written_exactly_as_the_task_schema_writes_one_task(ada):
+    """GET /tasks writes its rows without marshmallow (for speed): the same JSON as the schema's."""
+    for number in range(3):
+        task = ada.add(f"task {number}", notes="n" * number, tags=["a", "B"][:number], estimated_pomodoros=number)
+    ada.change(task["id"], done=True)
+    listed = {item["id"]: item for item in ada.tasks("all")["items"]}
+    for task_id, item in listed.items():
+        assert item == ada.task(task_id)
+
+
+def test_counting_afresh_agrees_with_the_kept_counts_and_writes_nothing(ada, app):
+    from pomodoro import tasks
+    from pomodoro.models import Task, User
+
+    task = ada.add("counted", active=True)
+    finish(ada, ada.start(type="work")["id"])
+    with app.app_context():
+        user = db.session.get(User, ada.who.id)
+        stored = db.session.get(Task, task["id"])
+        kept = (stored.completed_pomodoros, stored.focused_seconds)
+        tasks.with_progress(user, [stored])
+        assert (stored.completed_pomodoros, stored.focused_seconds) == pytest.approx(kept)
+        assert not db.session.dirty

@@ -56,13 +56,14 @@ TASK_BAD_REQUESTS = {
           for query in ("page=0", "per_page=101")],
     ],
     "unknown task id on POST /sessions": [
-        ("POST", "/sessions", {"task_id": value}, 422, "task_id") for value in (5, "x" * 65, NUL)
+        ("POST", "/sessions", {"task_id": value}, 422, "task_id") for value in (5, "x" * 65, NUL, "", "nope")
     ],
     "bad session changes": [
         ("PATCH", SESSION, {"note": "x" * 2001}, 422, "note"),
         ("PATCH", SESSION, {"note": 5}, 422, "note"),
         ("PATCH", SESSION, {"note": SURROGATE}, 422, "note"),
         ("PATCH", SESSION, {"task_id": "nope"}, 422, "task_id"),
+        ("PATCH", SESSION, {"task_id": ""}, 422, "task_id"),
         ("PATCH", SESSION, {"status": "completed"}, 422, "status"),
     ],
     "bad extensions": [

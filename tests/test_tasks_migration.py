@@ -82,8 +82,9 @@ def test_downgrade_gives_the_sessions_back(first_migration_app):
     with first_migration_app.app_context():
         upgrade(revision=TASKS)
         db.session.execute(text(
-            "INSERT INTO tasks (id, user_id, title, notes, tags, estimated_pomodoros, done, active, position,"
-            " created_at, updated_at) VALUES ('t1', 'u1', 'Write', '', '[]', 2, false, true, 1, :now, :now)"),
+            "INSERT INTO tasks (id, user_id, title, notes, tags, estimated_pomodoros, completed_pomodoros,"
+            " focused_seconds, done, active, position, created_at, updated_at)"
+            " VALUES ('t1', 'u1', 'Write', '', '[]', 2, 1, 1500, false, true, 1, :now, :now)"),
             {"now": NOW})
         db.session.execute(text("UPDATE sessions SET task_id = 't1', note = 'done' WHERE id = 's1'"))
         db.session.commit()

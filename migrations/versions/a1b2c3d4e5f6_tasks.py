@@ -24,6 +24,8 @@ def upgrade():
     sa.Column('notes', sa.Text(), nullable=False),
     sa.Column('tags', sa.JSON(), nullable=False),
     sa.Column('estimated_pomodoros', sa.Integer(), nullable=False),
+    sa.Column('completed_pomodoros', sa.Integer(), nullable=False),
+    sa.Column('focused_seconds', sa.Double(), nullable=False),
     sa.Column('done', sa.Boolean(), nullable=False),
     sa.Column('done_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),

@@ -1,10 +1,10 @@
 """The JSON API of reports: statistics, export and the calendar feed."""
 import hashlib
 import secrets
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Response, stream_with_context, url_for
+from flask import Response, jsonify, stream_with_context, url_for
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 from sqlalchemy import select
@@ -56,7 +56,7 @@ def get_stats(query):
     both ends included; the last week by default)."""
     now = utcnow()
     first, last = stats_range(query, current_user, now)
-    return reports.stats(current_user, first, last, now).as_json()
+    return jsonify(reports.stats(current_user, first, last, now).as_json())  # as documented; see Stats.as_json
 
 
 def export_range(query: dict, user: User) -> tuple[datetime | None, datetime | None]:
@@ -134,6 +134,7 @@ def delete_calendar_token(user_id):
 @bp.arguments(schemas.FeedQuery, location="query")
 @bp.response(200, content_type="text/calendar", description="iCalendar (RFC 5545)")
 @bp.alt_response(404, schema=schemas.Error, description="No feed has this secret")
+@bp.alt_response(429, schema=schemas.Error, description="Asked too often from one address; wait and try again")
 def calendar_feed(query, secret):
     """The completed focus sessions of the last `days` days (90 by default) as iCalendar events."""
     user = db.session.scalar(select(User).where(User.calendar_secret_hash == feed_digest(secret)))

@@ -1,4 +1,5 @@
 """The JSON API of tasks: the list in order, each task, and the day's plan."""
+from flask import jsonify
 from flask_login import current_user
 from flask_smorest import Blueprint
 
@@ -16,7 +17,7 @@ def list_tasks(query):
     """Your tasks in list order (the open ones by default), with the plan for the open ones:
     what remains of their estimates, that much focus, and when it will be done with the
     breaks your cycle puts between the pomodoros."""
-    return tasks.task_list(current_user, query["state"])
+    return jsonify(tasks.task_list(current_user, query["state"]))  # shaped already: see tasks.task_list
 
 
 @bp.route("/tasks", methods=["POST"])
@@ -24,15 +25,14 @@ def list_tasks(query):
 @bp.response(201, schemas.Task)
 def create_task(fields):
     """Add a task at the end of the list (`active: true` also makes it the one new focus sessions count toward)."""
-    task = tasks.create_task(current_user, fields)
-    return tasks.with_progress(current_user, [task])[0]
+    return tasks.create_task(current_user, fields)
 
 
 @bp.route("/tasks/<task_id>")
 @bp.response(200, schemas.Task)
 def get_task(task_id):
     """One task, with its completed pomodoros and focused time."""
-    return tasks.with_progress(current_user, [tasks.get_task(current_user, task_id)])[0]
+    return tasks.get_task(current_user, task_id)
 
 
 @bp.route("/tasks/<task_id>", methods=["PATCH"])
@@ -41,8 +41,7 @@ def get_task(task_id):
 @bp.alt_response(409, schema=schemas.Error, description="A done task cannot be made active")
 def update_task(changes, task_id):
     """Change any of its fields. `done: false` reopens a done task; `position` moves it in the list."""
-    task = tasks.update_task(current_user, task_id, changes)
-    return tasks.with_progress(current_user, [task])[0]
+    return tasks.update_task(current_user, task_id, changes)
 
 
 @bp.route("/tasks/<task_id>", methods=["DELETE"])

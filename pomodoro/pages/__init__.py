@@ -16,6 +16,7 @@ from jinja2_fragments.flask import render_block
 
 from .. import rules
 from ..extensions import csrf
+from ..schemas import utc_text
 
 bp = Blueprint("pages", __name__)
 
@@ -87,7 +88,7 @@ def duration(seconds: float) -> str:
 
 @bp.app_template_filter("iso")
 def iso(moment: datetime | None) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z") if moment else ""
+    return utc_text(moment) if moment else ""
 
 
 @bp.app_template_filter("local")
@@ -118,6 +119,8 @@ def form_expired(_error):
     if endpoint == "pages.change_password":
         return settings.settings_page(settings.settings_form(current_user), status=400,
                                       password_errors={"current_password": [EXPIRED]})
+    if endpoint in tasks.LIST_ENDPOINTS:
+        return tasks.tasks_answer(EXPIRED, 400)
     if endpoint in ("pages.logout", "pages.logout_everywhere"):
         flash(EXPIRED, "error")
         return see_other("pages.index")

@@ -61,8 +61,10 @@ def report_context() -> dict:
     today = days.local_day(now, zone)
     view, anchor, problem = asked(today)
     first, last = days.period(view, anchor)
-    stats = reports.stats(user, first, last, now)
-    year_rows = stats.days if view == days.YEAR else reports.per_day(user, zone, *days.period(days.YEAR, anchor))
+    year_first, year_last = days.period(days.YEAR, anchor)
+    wider = reports.per_day(user, zone, min(first, year_first), max(last, year_last))  # one read for both
+    stats = reports.stats(user, first, last, now, wider)
+    year_rows = [row for row in wider if year_first <= row["date"] <= year_last]
     goal_minutes = user.daily_goal * user.work_seconds / 60
     return {
         "view": view, "anchor": anchor, "first": first, "last": last, "today": today, "zone": zone,
@@ -77,6 +79,13 @@ def report_context() -> dict:
 def reports_page():
     context = report_context()
     return page("reports.html", "report", 422 if context["alert"] else 200, **context)
+
+
+@bp.app_template_filter("hours_minutes")
+def hours_minutes(seconds: float) -> str:
+    """A total to the minute: "291 h 40 min", "25 min", "0 min"."""
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
 @bp.app_template_filter("minutes_short")

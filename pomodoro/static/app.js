@@ -434,21 +434,198 @@
   else init();
 })();
 
-/* == Reports (issue 13): the calendar feed's copy button (settings) ==
- * Without JavaScript the address sits in a read-only field to select and copy. */
+/* -- Tasks: the task list's buttons through htmx, editing in place, reordering by
+ * dragging and by keyboard (Alt+↑/↓), and the `+` key that adds a minute.
+ *
+ * Every task button names its URL in `formaction` and works as a plain form
+ * post; here it is posted through htmx instead and the list swapped in place.
+ */
 (function () {
   'use strict';
+
+  var focusAfterSwap = null;  // a selector to focus once the list is swapped in
+
+  function listUrl() {
+    var tasks = document.getElementById('tasks');
+    return tasks ? tasks.dataset.refresh : null;
+  }
+
+  function swapList(verb, url, source, values) {
+    if (!window.htmx || !url) return false;
+    var tasks = document.getElementById('tasks');
+    values = values || {};
+    if (tasks && tasks.dataset.all) values.all = '1';  // the whole list stays shown
+    window.htmx.ajax(verb, url, { source: source, target: '#tasks', swap: 'outerHTML', values: values });
+    return true;
+  }
+
+  function rowOf(element) { return element && element.closest ? element.closest('li.task[data-task]') : null; }
+
+  function onClick(event) {
+    var target = event.target;
+    if (!target.closest || !target.closest('#tasks')) return;
+    var button = target.closest('button[formaction]');
+    var edit = target.closest('a[data-edit]');
+    if (button && swapList('POST', button.getAttribute('formaction'), button)) {
+      event.preventDefault();
+      var row = rowOf(button);
+      if (row && button.dataset.move) focusAfterSwap = '#task-' + row.dataset.task + ' [data-move="' + button.dataset.move + '"]';
+    } else if (edit && swapList('GET', edit.dataset.edit, edit)) {
+      event.preventDefault();
+      focusAfterSwap = '#task-' + rowOf(edit).dataset.task + ' .task-edit input[name="title"]';
+    } else if (target.closest('a[data-list]') && swapList('GET', target.closest('a[data-list]').dataset.list, target)) {
+      event.preventDefault();
+    } else if (target.closest('.task-cancel') && swapList('GET', listUrl(), target)) {
+      event.preventDefault();
+    }
+  }
+
+  function onSubmit(event) {
+    if (event.target && event.target.classList && event.target.classList.contains('task-add')) {
+      focusAfterSwap = '#new-task';
+    }
+  }
+
+  function afterSwap(event) {
+    var target = event.detail && event.detail.target;
+    if (!focusAfterSwap || !document.getElementById('tasks') || (target && target.id !== 'tasks')) return;
+    var element = document.querySelector(focusAfterSwap);
+    focusAfterSwap = null;
+    if (element) element.focus();
+  }
+
+  function typing(target) {
+    return target.closest && target.closest('input, textarea, select, [contenteditable]');
+  }
+
+  function onKey(event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.repeat) return;
+    var target = event.target;
+    if (event.key === 'Escape' && target.closest && target.closest('.task-edit')) {
+      if (swapList('GET', listUrl(), target)) event.preventDefault();
+      return;
+    }
+    if (event.altKey && (event.key === 'ArrowUp' || event.key === 'ArrowDown')) {
+      var row = rowOf(target);
+      var move = row && row.querySelector('[data-move="' + (event.key === 'ArrowUp' ? 'up' : 'down') + '"]');
+      if (move) { event.preventDefault(); move.click(); }
+      return;
+    }
+    if (event.altKey || typing(target)) return;
+    if (event.key === '+') {
+      var extend = document.getElementById('extend-60');
+      if (extend) { event.preventDefault(); extend.click(); }
+    }
+  }
+
+  // -- dragging -------------------------------------------------------------------
+
+  var dragged = null;
+
+  function moveUrl(row) {
+    var up = row.querySelector('[data-move="up"]');
+    return up ? up.getAttribute('formaction').replace(/\/move\/up$/, '/move/to') : null;
+  }
+
+  function clearMarks() {
+    document.querySelectorAll('#tasks .drop-before, #tasks .dragging').forEach(function (element) {
+      element.classList.remove('drop-before', 'dragging');
+    });
+  }
+
+  function onDragStart(event) {
+    var row = rowOf(event.target);
+    if (!row || !row.closest('#task-list')) return;
+    dragged = row;
+    row.classList.add('dragging');
+    event.dataTransfer.effectAllowed = 'move';
+    event.dataTransfer.setData('text/plain', row.dataset.task);
+  }
+
+  function onDragOver(event) {
+    var row = rowOf(event.target);
+    if (!dragged || !row || row === dragged || !row.closest('#task-list')) return;
+    event.preventDefault();
+    document.querySelectorAll('#tasks .drop-before').forEach(function (e) { e.classList.remove('drop-before'); });
+    row.classList.add('drop-before');
+  }
+
+  function onDrop(event) {
+    var row = rowOf(event.target);
+    var from = dragged;
+    dragged = null;
+    clearMarks();
+    if (!from || !row || row === from) return;
+    event.preventDefault();
+    // Dropped on a row: take its place (the list closes up behind the one moved).
+    swapList('POST', moveUrl(from), from, { position: row.dataset.position });
+  }
+
+  function init() {
+    document.addEventListener('click', onClick);
+    document.addEventListener('submit', onSubmit, true);
+    document.addEventListener('keydown', onKey);
+    document.addEventListener('dragstart', onDragStart);
+    document.addEventListener('dragover', onDragOver);
+    document.addEventListener('drop', onDrop);
+    document.addEventListener('dragend', function () { dragged = null; clearMarks(); });
+    document.body.addEventListener('htmx:afterSettle', afterSwap);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+})();
+
+/* == Reports (issue 13): the year's heatmap scrolled to its latest weeks on a narrow screen == */
+(function () {
+  'use strict';
+
+  function showLatest() {
+    document.querySelectorAll('.scroll-x').forEach(function (box) { box.scrollLeft = box.scrollWidth; });
+  }
+
+  function wire() {
+    showLatest();
+    document.body.addEventListener('htmx:afterSettle', showLatest);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', wire);
+  else wire();
+})();
+/* == end of Reports == */
+
+/* == Copy buttons: the calendar feed's address (reports, issue 13) and a new
+ * token or webhook secret (integrations, issue 14). One handler for every
+ * [data-copy] button: it copies its field's value (an input) or text (a code
+ * element). Without JavaScript the button stays hidden and the text is there
+ * to select and copy. */
+(function () {
+  'use strict';
+
+  function textOf(field) {
+    return field.tagName === 'INPUT' || field.tagName === 'TEXTAREA' ? field.value : field.textContent.trim();
+  }
+
+  function select(field) {
+    if (field.select) { field.select(); return; }
+    var range = document.createRange();
+    range.selectNodeContents(field);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
 
   function wire() {
     document.querySelectorAll('[data-copy]').forEach(function (button) {
       var field = document.getElementById(button.getAttribute('data-copy'));
-      if (!field || !navigator.clipboard) return;
+      if (!field || !navigator.clipboard || button.dataset.wired) return;
+      button.dataset.wired = '1';
       button.hidden = false;
       button.addEventListener('click', function () {
-        navigator.clipboard.writeText(field.value).then(function () {
+        navigator.clipboard.writeText(textOf(field)).then(function () {
           button.textContent = 'Copied';
         }, function () {
-          field.select();
+          select(field);  // the person copies the selected text themselves
         });
       });
     });
@@ -457,4 +634,4 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', wire);
   else wire();
 })();
-/* == end of Reports == */
+/* == end of Copy buttons == */

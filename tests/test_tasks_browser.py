@@ -1,0 +1,125 @@
+"""Tasks in a real browser, as a new user would meet them: add a task, estimate
+2, make it active, run a short focus session to its end, see "1 of 2" and say
+what was done, extend a session and see the new end, and watch a second tab
+follow along. Leaves screenshots of the timer with tasks under screenshots/
+(phone and desktop, light and dark)."""
+import re
+
+from .browser import email, expect, go, new_context, sign_up
+from .test_browser import PHONE, SHOTS, shots  # noqa: F401  (the module-scoped fixture)
+
+
+def test_a_new_user_plans_and_works_through_a_task(browser, server, shots):  # noqa: F811
+    context = new_context(browser, server, timezone_id="Europe/Paris")
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sign_up(page, email("tasks"))
+    go(page, "Settings")
+    page.get_by_label("Focus", exact=True).fill("0:02")
+    page.get_by_label("Start breaks automatically").uncheck()
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+    go(page, "Timer")
+    other = context.new_page()
+    other.goto("/")
+    expect(other.locator("#live")).to_have_attribute("data-state", "on")
+    expect(page.locator("#live")).to_have_attribute("data-state", "on")
+
+    # Add a task with Enter: it shows here, and in the other tab within a second.
+    page.get_by_label("New task").fill("Write the report")
+    page.get_by_label("New task").press("Enter")
+    row = page.locator("#task-list li.task").first
+    expect(row).to_contain_text("Write the report")
+    expect(page.get_by_label("New task")).to_be_focused()
+    expect(other.locator("#task-list")).to_contain_text("Write the report", timeout=1000)
+
+    # Estimate 2 and make it the active one.
+    row.get_by_role("button", name="One pomodoro more").click()
+    expect(row.locator(".task-count")).to_have_text("0 of 1")
+    row.get_by_role("button", name="One pomodoro more").click()
+    expect(page.locator("#task-list li.task").first.locator(".task-count")).to_have_text("0 of 2")
+    expect(page.locator("#plan-line")).to_contain_text("2 pomodoros left · done at")
+    page.locator("#task-list").get_by_role("button", name="Write the report", exact=True).click()
+    expect(page.locator("#task-list li.task-active")).to_contain_text("Write the report")
+    expect(page.locator("#working-on")).to_have_text("Working on: Write the report")
+    expect(other.locator("#working-on")).to_have_text("Working on: Write the report")
+
+    # A second task, edited in place, then moved up by keyboard.
+    page.get_by_label("New task").fill("Answer email")
+    page.get_by_label("New task").press("Enter")
+    expect(page.locator("#task-list li.task")).to_have_count(2)
+    page.get_by_role("link", name="Edit Answer email").click()
+    page.locator(".task-edit").get_by_label("Tags").fill("admin")
+    page.locator(".task-edit").get_by_role("button", name="Save").click()
+    expect(page.locator("#task-list li.task").last.locator(".tag")).to_have_text("admin")
+    page.locator("#task-list li.task").last.get_by_role("button", name="Move up").focus()
+    page.keyboard.press("Alt+ArrowUp")
+    expect(page.locator("#task-list li.task").first).to_contain_text("Answer email")
+    expect(other.locator("#task-list li.task").first).to_contain_text("Answer email")
+    page.screenshot(path=shots / "tasks-walkthrough-desktop-light.png", full_page=True)
+
+    # A two-second focus session runs to its end: "1 of 2", and the note.
+    page.get_by_role("button", name="Start focus").click()
+    expect(page.locator("#timer")).to_have_attribute("data-status", "running")
+    expect(page.get_by_text("What did you get done?")).to_be_visible(timeout=6000)
+    expect(page.locator("#task-list li.task-active .task-count")).to_have_text("1 of 2")
+    expect(other.locator("#task-list li.task-active .task-count")).to_have_text("1 of 2")
+    page.get_by_label(re.compile("What did you get done")).fill("Outlined the report")
+    page.get_by_label(re.compile("What did you get done")).press("Enter")
+    expect(page.locator("#note-prompt")).to_have_count(0)
+
+    # Extend a session with the + key and the +5 min button: the end moves.
+    page.locator("#primary-action").click()  # the short break
+    expect(page.locator("#timer")).to_have_attribute("data-status", "running")
+    page.get_by_role("button", name="Pause").click()
+    expect(page.locator("#timer")).to_have_attribute("data-status", "paused")
+    before = float(page.locator("#timer").get_attribute("data-remaining"))
+    page.locator("body").press("+")  # the 5-minute short break, one minute longer
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^0[56]:[05]\d$"))
+    page.get_by_role("button", name="+5 min").click()
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^1[01]:[05]\d$"))
+    expect(other.locator("#countdown")).to_have_text(page.locator("#countdown").inner_text())
+    assert float(page.locator("#timer").get_attribute("data-remaining")) > before + 359
+    page.get_by_role("button", name="Resume").click()
+    expect(page.locator("#state-line")).to_contain_text("Ends at")
+
+    # History: the session's task and note.
+    go(page, "History")
+    expect(page.locator(".session-note").first).to_have_text("Outlined the report")
+    expect(page.locator(".session-task").last).to_contain_text("Write the report")
+    assert errors == []
+    context.close()
+
+
+def test_screenshots_of_the_timer_with_tasks(browser, server, shots):  # noqa: F811
+    context = new_context(browser, server)
+    page = context.new_page()
+    sign_up(page, email("task-shots"))
+    for title, estimate in [("Write the quarterly report", 4), ("Review pull requests", 2), ("Answer email", 1),
+                            ("Plan tomorrow", 0)]:
+        page.get_by_label("New task").fill(title)
+        page.get_by_label("New task").press("Enter")
+        expect(page.locator("#task-list li.task").last).to_contain_text(title)
+        for _ in range(estimate):
+            page.locator("#task-list li.task").last.get_by_role("button", name="One pomodoro more").click()
+            page.wait_for_load_state("networkidle")
+    page.locator("#task-list").get_by_role("button", name="Write the quarterly report", exact=True).click()
+    expect(page.locator("#working-on")).to_be_visible()
+    page.locator("#task-list li.task").nth(2).get_by_role("button", name=re.compile("^Done")).click()
+    expect(page.locator(".done-tasks summary")).to_have_text("Done · 1")
+    page.get_by_role("button", name="Start focus").click()
+    expect(page.locator("#timer")).to_have_attribute("data-status", "running")
+    storage = context.storage_state()
+    context.close()
+    for scheme in ("light", "dark"):
+        for device, viewport in (("desktop", None), ("phone", PHONE)):
+            options = {"color_scheme": scheme, "storage_state": storage}
+            if viewport:
+                options["viewport"] = viewport
+            shot = new_context(browser, server, **options)
+            view = shot.new_page()
+            view.goto("/")
+            expect(view.locator("#task-list li.task")).to_have_count(3)
+            view.screenshot(path=SHOTS / f"tasks-timer-{device}-{scheme}.png", full_page=True)
+            shot.close()
