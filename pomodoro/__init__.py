@@ -77,7 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True,
         WTF_CSRF_CHECK_DEFAULT=False,  # checked where cookies authenticate: see auth.require_user
-        SOCK_SERVER_OPTIONS={"max_message_size": 4096},  # no ping_interval: see socket.relay
+        SOCK_SERVER_OPTIONS={"max_message_size": 4096},  # no ping_interval: see socket.py
         API_TITLE="Pomodoro",
         API_VERSION="1.0",
         OPENAPI_VERSION="3.0.3",
@@ -144,13 +144,9 @@ def _init_runtime(app: Flask) -> None:
     from .timers import LocalTimers, RQTimers
 
     if app.config["REDIS_URL"]:
-        from redis import Redis
-        from rq import Queue
-
-        queue = Queue("pomodoro", connection=Redis.from_url(app.config["REDIS_URL"]))
-        app.extensions["pomodoro.timers"] = RQTimers(queue)
+        rq_timers = app.extensions["pomodoro.timers"] = RQTimers.connect(app.config["REDIS_URL"])
         app.extensions["pomodoro.events"] = RedisEvents(app.config["REDIS_URL"])
-        app.extensions["pomodoro.background"] = RQBackground(queue)
+        app.extensions["pomodoro.background"] = RQBackground(rq_timers.queue)  # the worker runs both
     else:
         timers = app.extensions["pomodoro.timers"] = LocalTimers(app)
         app.extensions["pomodoro.events"] = LocalEvents()

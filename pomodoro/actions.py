@@ -11,7 +11,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import announcements as said
@@ -35,11 +35,31 @@ ACCOUNT_CHANGED = "Another request changed this account; try again."
 
 # -- reading -----------------------------------------------------------------
 
-def get_cycle(user: User, cycle_id: str) -> Cycle:
+def _own_cycle(user: User, cycle_id: str) -> Cycle:
     cycle = db.session.get(Cycle, cycle_id)
     if cycle is None or cycle.user_id != user.id:
         raise NotFound("No such cycle.")
     return cycle
+
+
+def get_cycle(user: User, cycle_id: str, now: datetime | None = None) -> Cycle:
+    """One of the user's cycles as it stands (sessions whose clock ran out completed)."""
+    settle(user, now)
+    return _own_cycle(user, cycle_id)
+
+
+def cycles_page(user: User, number: int, per_page: int, now: datetime | None = None,
+                with_sessions: bool = False) -> tuple[list[Cycle], int]:
+    """Page `number` of the user's cycles as they stand, newest first, and how many there are."""
+    settle(user, now)
+    owned = select(Cycle).where(Cycle.user_id == user.id)
+    total = db.session.scalar(select(func.count()).select_from(owned.subquery()))
+    if with_sessions:
+        owned = owned.options(selectinload(Cycle.sessions).joinedload(Session.task))
+    cycles = db.session.scalars(
+        owned.order_by(Cycle.created_at.desc(), Cycle.id.desc()).limit(per_page).offset((number - 1) * per_page)
+    ).all()
+    return cycles, total
 
 
 def get_session(user: User, session_id: str, now: datetime | None = None) -> Session:
@@ -155,6 +175,21 @@ def _finish(session: Session, now: datetime, end) -> None:
 
 # -- user actions ------------------------------------------------------------
 
+EMAIL_TAKEN = "That e-mail is already registered."
+
+
+def sign_up(email: str, password: str, name: str = "", timezone: str = "UTC") -> User:
+    """A new account; `rules.Refused` when the e-mail is taken (also by a
+    concurrent sign-up)."""
+    if User.by_email(email) is not None:
+        raise rules.Refused(EMAIL_TAKEN)
+    user = User(email=email, name=name, timezone=timezone)
+    user.set_password(password)
+    db.session.add(user)
+    said.commit(EMAIL_TAKEN)
+    return user
+
+
 def _new_session(user: User, cycle: Cycle, session_type: str, now: datetime, position: int | None = None) -> Session:
     if position is None:
         position = 1 + (db.session.scalar(select(func.max(Session.position)).where(Session.cycle_id == cycle.id)) or 0)
@@ -218,7 +253,7 @@ def start_session(user: User, cycle_id: str | None = None, session_type: str | N
     if settle(user, now) is not None:
         raise rules.Refused("A session is already running or paused.")
     if cycle_id is not None:
-        cycle = get_cycle(user, cycle_id)
+        cycle = _own_cycle(user, cycle_id)
         if cycle.status != rules.ACTIVE:
             raise rules.Refused("That cycle is finished.")
     else:
@@ -259,9 +294,7 @@ def resume_session(user, session_id, now=None):
 
 
 def set_session_status(user, session_id, status, now=None):
-    changes = {rules.PAUSED: rules.pause, rules.RUNNING: rules.resume,
-               rules.COMPLETED: rules.complete, rules.CANCELLED: rules.cancel}
-    return _change(user, session_id, changes[status], now)
+    return _change(user, session_id, rules.TRANSITIONS[status], now)
 
 
 def update_configuration(user: User, changes: dict) -> User:

@@ -98,6 +98,9 @@ def handle_not_found(error: NotFound):
 # What a database says when a concurrent request got there first: a unique
 # index taken, a row deleted under a foreign key (PostgreSQL's SQLSTATEs, SQLite's words).
 CONFLICT_STATES = ("23505", "23503")
+# PostgreSQL chose this transaction to lose a deadlock or a serialization race
+# with a concurrent one: a conflict like any other, not an outage.
+LOST_RACE_STATES = ("40P01", "40001")
 CONFLICT_WORDS = ("UNIQUE constraint failed", "FOREIGN KEY constraint failed")
 
 
@@ -128,6 +131,9 @@ def handle_database_unavailable(error: OperationalError | InterfaceError):
     connection older than the one found dead); a write answers 503, since
     whether it was stored cannot be known here."""
     db.session.rollback()
+    if getattr(error.orig, "sqlstate", None) in LOST_RACE_STATES:
+        log.info("conflict answered 409: %s", error)
+        return _answer(409, "Another request changed this meanwhile; reload and try again.")
     if error.connection_invalidated and request.method in SAFE_METHODS and not g.get("retried_read"):
         g.retried_read = True
         g.pop("_login_user", None)  # authenticate again, on the fresh connection

@@ -1,8 +1,10 @@
 """Live events: publish a user's events; deliver them to that user's open sockets.
 
 Two adapters behind one face, `expect(user_id)` before a commit, then
-`publish(user_id, announcements, pending)` after it (and `disconnect(user_id,
-credential)` when a token or a browser's log-in is revoked):
+`publish(user_id, announcements, pending)` after it (or `withdraw(pending)`
+when there is no commit), `subscribe`/`unsubscribe` for sockets,
+`resynchronise_unannounced` for the reconciler, and `disconnect(user_id,
+credential)` when a token or a browser's log-in is revoked:
 - `LocalEvents` (embedded mode): hands the events straight to this process's hub;
 - `RedisEvents` (production): publishes on one Redis channel; every web process
   runs one subscriber thread that hands what it hears to its own hub.
@@ -10,8 +12,8 @@ credential)` when a token or a browser's log-in is revoked):
 A commit and the publishing after it cannot be one step: a process can die
 between them, with the change stored and no one told. So `expect` leaves a
 note in Redis before the commit and `publish` clears it; a note still there
-after a grace period is a process that died, and the worker's reconciler has
-that user's sockets send a fresh `hello` instead (`resynchronise_unannounced`).
+after a grace period is a process that died, and the reconciler has that
+user's sockets send a fresh `hello` instead (`resynchronise_unannounced`).
 
 The hub keeps, per user, the queues of this process's open sockets. Delivery
 never blocks: a socket whose queue is full is dropped (its client reconnects and
@@ -27,7 +29,7 @@ import uuid
 import redis
 
 from .models import utcnow
-from .schemas import Timestamp
+from .schemas import utc_text
 
 log = logging.getLogger(__name__)
 CHANNEL = "pomodoro:events"
@@ -38,7 +40,7 @@ UNANNOUNCED = "pomodoro:unannounced"  # sorted set: a note per change being comm
 
 
 def frame(event: str, data, at=None) -> str:
-    return json.dumps({"event": event, "data": data, "at": Timestamp()._serialize(at or utcnow(), None, None)})
+    return json.dumps({"event": event, "data": data, "at": utc_text(at or utcnow())})
 
 
 class Listener:
@@ -66,10 +68,6 @@ class Hub:
                 users.discard(listener)
                 if not users:
                     del self._listeners[listener.user_id]
-
-    def count(self) -> int:
-        with self._lock:
-            return sum(len(listeners) for listeners in self._listeners.values())
 
     def deliver(self, user_id: str, item) -> None:
         with self._lock:
@@ -135,6 +133,11 @@ class LocalEvents:
         """Close every socket of the user opened with `credential`, now revoked."""
         self.hub.sign_out(user_id, credential)
 
+    def resynchronise_unannounced(self, now: float | None = None) -> int:
+        """Nothing to catch up on: a change and its events live and die together
+        in this one process."""
+        return 0
+
 
 class RedisEvents(LocalEvents):
     """Production: events go through Redis pub/sub to every web process.
@@ -149,7 +152,6 @@ class RedisEvents(LocalEvents):
         self.redis = redis.Redis.from_url(redis_url, health_check_interval=10)
         self._relay = None
         self._relay_lock = threading.Lock()
-        self.subscribed = threading.Event()
 
     # How long a change may take from its commit to the publishing of its events
     # before the process that made it is taken for dead.
@@ -223,7 +225,6 @@ class RedisEvents(LocalEvents):
             try:
                 pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(CHANNEL)
-                self.subscribed.set()
                 if not first:
                     self.hub.deliver_all(RESYNC)
                 first = False
@@ -234,6 +235,5 @@ class RedisEvents(LocalEvents):
                     else:
                         self.hub.deliver(user_id, RESYNC if text is None else text)
             except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
-                self.subscribed.clear()
                 log.warning("events relay lost Redis (%s); reconnecting", error)
                 time.sleep(0.5)

@@ -6,6 +6,8 @@ functions change the objects they are given (models or any object with the
 same attributes) and raise `Refused` for a transition the rules forbid.
 """
 from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import NamedTuple
 
 WORK, SHORT_BREAK, LONG_BREAK = "work", "short_break", "long_break"
 SESSION_TYPES = (WORK, SHORT_BREAK, LONG_BREAK)
@@ -99,10 +101,8 @@ def cancel(session, now: datetime) -> None:
     session.paused_at = None
 
 
-def transition(session, status: str, now: datetime) -> None:
-    """Apply the transition that leads to `status` (PATCH .../status)."""
-    actions = {PAUSED: pause, RUNNING: resume, COMPLETED: complete, CANCELLED: cancel}
-    actions[status](session, now)
+# The transition that leads to each status (PATCH .../status, the page's buttons).
+TRANSITIONS = {PAUSED: pause, RUNNING: resume, COMPLETED: complete, CANCELLED: cancel}
 
 
 def advance_cycle(cycle, session, now: datetime) -> None:
@@ -161,3 +161,52 @@ def extend(session, seconds: int, now: datetime) -> None:
     session.remaining_seconds += seconds
     if session.status == RUNNING:
         session.ends_at += timedelta(seconds=seconds)
+
+
+# -- the cycle ahead, as the timer page shows it --------------------------------
+
+class Following(NamedTuple):
+    type: str
+    seconds: int
+    auto: bool  # starts by itself
+
+
+def following(cycle, session, settings) -> Following:
+    """What follows `session` once it completes, by the cycle rules themselves
+    (after the long break, a new cycle starts with work)."""
+    preview = SimpleNamespace(status=ACTIVE, completed_work_sessions=cycle.completed_work_sessions,
+                              long_break_interval=cycle.long_break_interval,
+                              next_session_type=cycle.next_session_type)
+    advance_cycle(preview, SimpleNamespace(type=session.type, status=COMPLETED), session.started_at)
+    if preview.status != ACTIVE:
+        preview.next_session_type = WORK
+        preview.status = ACTIVE
+    return Following(preview.next_session_type, duration_for(settings, preview.next_session_type),
+                     auto_start_type(preview, settings) is not None)
+
+
+def cycle_plan(cycle, session, settings) -> list[dict]:
+    """The cycle laid out: each focus and the break after it, as {type, number,
+    state}, the state "done", "current" (the open session), "next" or "upcoming".
+    With no cycle yet, the one a start would make from `settings`."""
+    interval = cycle.long_break_interval if cycle else settings.long_break_interval
+    done_work = min(cycle.completed_work_sessions, interval) if cycle else 0
+    at_type = session.type if session else (cycle.next_session_type if cycle else WORK)
+    if at_type == WORK:
+        at = 2 * min(done_work, interval - 1)
+    elif at_type == SHORT_BREAK:
+        at = 2 * max(done_work - 1, 0) + 1
+    else:
+        at = 2 * interval - 1
+    steps = []
+    for number in range(1, interval + 1):
+        steps.append({"type": WORK, "number": number})
+        steps.append({"type": LONG_BREAK if number == interval else SHORT_BREAK, "number": number})
+    for index, step in enumerate(steps):
+        if index < at:
+            step["state"] = "done"
+        elif index == at:
+            step["state"] = "current" if session else "next"
+        else:
+            step["state"] = "upcoming"
+    return steps

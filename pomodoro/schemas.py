@@ -33,14 +33,16 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
-class Timestamp(fields.DateTime):
-    """ISO 8601 in UTC with a Z, to the millisecond."""
+def utc_text(moment) -> str:
+    """ISO 8601 in UTC with a Z, to the millisecond: how every timestamp is written."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        text = value.astimezone(UTC).isoformat(timespec="milliseconds")
-        return text.replace("+00:00", "Z")
+
+class Timestamp(fields.DateTime):
+    """A timestamp as `utc_text` writes it."""
+
+    def _serialize(self, value, attr, obj, **kwargs):  # marshmallow's documented hook for a custom field
+        return None if value is None else utc_text(value)
 
 
 class PlainText(validate.Regexp):

@@ -2,9 +2,11 @@
 
 Each socket is a short relay loop: it registers an inbox with this process's
 hub, sends `hello` with the current session, then forwards what arrives. It
-releases its database connection while it waits, and it is the only thread
-that writes to its socket: it sends the keep-alive pings itself, rather than
-simple-websocket's reader thread, whose pings could interleave with our sends.
+releases its database connection while it waits, and it sends the keep-alive
+pings itself, in the pauses of that loop, rather than through
+simple-websocket's `ping_interval`: that costs each socket a selector in the
+reader thread and measured more CPU and memory per socket (bench/README.md,
+"Keeping quiet sockets alive"), and its pings come from a second thread.
 """
 import binascii
 import queue
@@ -57,8 +59,9 @@ def authenticate():
     cap = current_app.config["SOCKETS_PER_USER"]
     if current_app.extensions["pomodoro.events"].hub.count_for(g.socket_user.id) >= cap:
         return error_response(429, f"This account has {cap} sockets open here already; close one first.")
-    # Our frames are small JSON: compression would cost ~90 KB a socket and
-    # gain nothing, so the client's offer of it is not heard.
+    # Our frames are small JSON: compression would cost each socket its own
+    # compressor state (bench/README.md) and gain nothing, so the client's
+    # offer of it is not heard.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     return None
 
@@ -117,7 +120,11 @@ def relay(ws) -> None:
 
 
 def _ping(ws) -> bool:
-    """Keep proxies from dropping a quiet socket; give up on a peer that stopped answering."""
+    """Keep proxies from dropping a quiet socket; give up on a peer that stopped answering.
+
+    simple-websocket has no public ping: this writes one through its `sock` and
+    `ws` and reads the `pong_received` its reader sets (pinned by
+    tests/test_socket.py::test_a_quiet_socket_that_answers_every_ping_stays_open_and_keeps_hearing)."""
     if not ws.connected:  # the peer said goodbye while we waited
         return False
     if not ws.pong_received:

@@ -1,32 +1,47 @@
 """Completion timers: have a session completed at its `ends_at`.
 
-Two adapters behind one face, `schedule(session)` and `cancel(session_id)`:
-- `LocalTimers` (embedded mode, and inside each RQ worker): a thread that
-  sleeps until the earliest `ends_at` and completes that session;
-- `RQTimers` (production): an RQ delayed job per session, due `LEAD`
-  before `ends_at`. RQ's scheduler keeps whole seconds and polls once a
-  second, and a burst of jobs queues up, so the job is timed to arrive well
-  ahead; the worker that runs it hands the session to its own `LocalTimers`,
+The face the actions use, in every process: `schedule(session)` and
+`cancel(session_id)`. The face the reconciler uses (`reconciler.py`):
+`armed`, `arm`, `restore`, `whereabouts` and `alive`. Three adapters:
+- `LocalTimers` (embedded mode): a thread that sleeps until the earliest
+  `ends_at` and completes that session;
+- `RQTimers` (production, every process): an RQ delayed job per session, due
+  `LEAD` before `ends_at`. RQ's scheduler keeps whole seconds and polls once
+  a second, and a burst of jobs queues up, so the job is timed to arrive well
+  ahead; the worker that runs it hands the session to its own `WorkerTimers`,
   which completes it on the dot. A job that arrives late completes the
-  session at once.
+  session at once. `RQTimers.work` is the RQ worker loop itself;
+- `WorkerTimers` (inside each `worker` process): `LocalTimers` that leave a
+  note in Redis for each armed session, so that the reconcilers of other
+  workers leave it alone while this worker lives.
 
 Completion itself (`actions.complete_by_clock`) is a compare-and-set on the
 session's version, so a timer that fires twice, early, or for a session
 changed since, does nothing.
 """
+import ctypes
 import heapq
 import logging
+import os
+import signal
+import sys
 import threading
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import redis
+from rq import Queue, SimpleWorker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from .models import utcnow
 
 log = logging.getLogger(__name__)
+ARMED_KEY = "pomodoro:armed:{}"  # "<version> <worker id>": which worker's timer holds the session
+ALIVE_KEY = "pomodoro:worker:{}"  # set while that worker lives
+ALIVE_SECONDS = 3  # a worker that has not said it lives for this long is taken for dead
 
 
 class LocalTimers:
@@ -79,44 +94,30 @@ class LocalTimers:
             self._thread.start()
 
     def start(self, reconcile_every: float = 5.0) -> None:
-        """Embedded mode: arm the running sessions of a fresh process and keep
-        checking for overdue ones (a completion that failed, say)."""
+        """Embedded mode: have the reconciler arm the running sessions of a fresh
+        process and keep checking for overdue ones (a completion that failed, say)."""
+        from .reconciler import Reconciler
+
         with self._wake:
-            if self._reconciler is not None:
+            if self._reconciler is not None or self._stopped:
                 return
-            self._reconciler = threading.Thread(
-                target=self._reconcile_forever, args=(reconcile_every,), name="reconciler", daemon=True
-            )
+            self._reconciler = Reconciler(self.app, self, every=reconcile_every)
         self._reconciler.start()
 
-    def reconcile(self) -> None:
-        """Complete the overdue sessions no timer here is on, and arm the others."""
-        from .actions import complete_by_clock, running_sessions
+    # -- what the reconciler asks of a timers adapter ---------------------------
 
-        now = utcnow()
-        for row in running_sessions():
-            if self.armed(row.id, row.version):
-                continue  # a timer is on it, or completing it right now: racing it would only delay it
-            if row.ends_at <= now:
-                complete_by_clock(row.id, row.version, now)
-            else:
-                self.arm(row.id, row.version, row.ends_at)
+    def restore(self, session) -> None:
+        """Give a running session that has lost its timer one again."""
+        self.schedule(session)
 
-    def _reconcile_forever(self, every: float) -> None:
-        from .background import Sweeps
-        from .extensions import db
+    def whereabouts(self, rows: list) -> list[tuple[bool, bool]]:
+        """For each (id, version, ends_at) row no timer here is on: is a job
+        coming for it, and does a live timer elsewhere hold it? In one process,
+        neither."""
+        return [(False, False)] * len(rows)
 
-        sweeps = Sweeps()
-        while not self._stopped:
-            with self.app.app_context():
-                try:
-                    self.reconcile()
-                    sweeps.run_due()
-                except Exception:
-                    log.exception("reconciling failed; trying again")
-                finally:
-                    db.session.remove()
-            self._stop_requested.wait(every)
+    def alive(self) -> None:
+        """Say that this process lives (one process has no one to tell)."""
 
     def stop(self) -> None:
         """End the thread (tests make many apps in one process)."""
@@ -124,6 +125,8 @@ class LocalTimers:
             self._stopped = True
             self._wake.notify()
         self._stop_requested.set()
+        if self._reconciler is not None:
+            self._reconciler.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self) -> None:
@@ -158,17 +161,80 @@ class LocalTimers:
                         del self._armed[session_id]
 
 
+class WorkerTimers(LocalTimers):
+    """The timers of one `worker` process: jobs from RQ arm them; each armed
+    session gets a note in Redis naming this worker, so that the reconcilers
+    of other workers leave it alone while this worker lives (`alive`, every
+    reconciler pass, says so)."""
+
+    THREADS = 12  # completions mostly wait on the database: overlap them
+
+    def __init__(self, app, jobs: "RQTimers"):
+        super().__init__(app, threads=self.THREADS)
+        self.jobs = jobs
+        self.connection = jobs.queue.connection
+        self.id = uuid.uuid4().hex[:12]
+
+    def arm(self, session_id, version, ends_at):
+        super().arm(session_id, version, ends_at)
+        ttl = int((ends_at - utcnow()).total_seconds()) + 5
+        try:
+            self.connection.set(ARMED_KEY.format(session_id), f"{version} {self.id}", ex=max(ttl, 1))
+        except redis.RedisError:
+            pass  # the note only saves other workers some work
+
+    def alive(self) -> None:
+        self.connection.set(ALIVE_KEY.format(self.id), 1, ex=ALIVE_SECONDS)
+
+    def restore(self, session) -> None:
+        """The session's job was lost (Redis flushed, say): queue it again."""
+        self.jobs.schedule(session)
+
+    def whereabouts(self, rows: list) -> list[tuple[bool, bool]]:
+        with self.connection.pipeline(transaction=False) as pipe:
+            for row in rows:
+                pipe.exists(Job.key_for(self.jobs.job_id(row.id)))
+                pipe.get(ARMED_KEY.format(row.id))
+            found = pipe.execute()
+        held = self._held_elsewhere([(row.version, note) for row, note in zip(rows, found[1::2])])
+        return [(bool(job), elsewhere) for job, elsewhere in zip(found[::2], held)]
+
+    def _held_elsewhere(self, notes: list) -> list[bool]:
+        """For each (version, note) of a session: does a live worker other than
+        this one hold that version of the session in its timer?"""
+        holders = [self._holder(version, note) for version, note in notes]
+        others = list({holder for holder in holders if holder not in (None, self.id)})
+        with self.connection.pipeline(transaction=False) as pipe:
+            for holder in others:
+                pipe.exists(ALIVE_KEY.format(holder))
+            alive = {holder for holder, found in zip(others, pipe.execute()) if found}
+        return [holder in alive for holder in holders]
+
+    @staticmethod
+    def _holder(version: int, note: bytes | None) -> str | None:
+        """The id of the worker whose note says it holds this version, if any."""
+        if note is None:
+            return None
+        noted_version, _, holder = note.decode().partition(" ")
+        return holder if noted_version == str(version) else None
+
+
 class RQTimers:
     """Production: one RQ delayed job per session (its id names the session,
     so scheduling again replaces the job)."""
 
     # RQ's queue backs up while the worker is busy completing a burst of
-    # sessions (by up to 8 s with 1,000 ending within 6 s); a job that came
-    # after `ends_at` would complete its session late, so jobs come this early.
+    # sessions; a job that came after `ends_at` would complete its session
+    # late, so jobs come this early (bench/README.md has the figures).
     LEAD = timedelta(seconds=30)
 
     def __init__(self, queue):
         self.queue = queue
+
+    @classmethod
+    def connect(cls, redis_url: str) -> "RQTimers":
+        """The adapter on the queue at `redis_url` (nothing connects until used)."""
+        return cls(Queue("pomodoro", connection=redis.Redis.from_url(redis_url)))
 
     @staticmethod
     def job_id(session_id: str) -> str:
@@ -199,3 +265,60 @@ class RQTimers:
             pass
         except redis.RedisError as error:
             log.warning("could not withdraw the job of session %s: %s", session_id, error)
+
+    def worker_timers(self, app) -> WorkerTimers:
+        """The precise timers of a `worker` process, which this queue's jobs arm."""
+        return WorkerTimers(app, self)
+
+    def work(self) -> None:
+        """Run RQ's worker and its scheduler on this queue (jobs run in this
+        process) until SIGTERM or SIGINT; start it again after anything else."""
+        os.register_at_fork(after_in_child=_stops_when_parent_dies(os.getpid()))
+        while True:
+            worker = None
+            try:
+                worker = PomodoroWorker([self.queue], connection=self.queue.connection,
+                                        worker_ttl=18, maintenance_interval=3)
+                worker.work(with_scheduler=True, logging_level="WARNING")
+            except redis.ConnectionError:
+                pass
+            # RQ's loop also ends, without raising, on any error it did not expect
+            # (Redis going away in the middle of a job, say); only a signal stops us.
+            if worker is not None and worker.asked_to_stop:
+                return
+            log.warning("RQ's worker loop ended (Redis unreachable?); it starts again in a second")
+            time.sleep(1)
+            if worker is not None and worker.asked_to_stop:  # a signal while we waited
+                return
+
+
+def _stops_when_parent_dies(parent: int):
+    """For the children RQ's worker forks (its scheduler): have the kernel send
+    SIGTERM when the worker dies, however it dies (SIGKILL included). RQ's
+    scheduler stops on SIGTERM and releases its lock, so the next worker's
+    scheduler takes the lock over within seconds instead of an orphan holding
+    it for as long as it lives."""
+    def in_child() -> None:
+        if sys.platform != "linux":
+            return
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the worker died before the line above
+            os.kill(os.getpid(), signal.SIGTERM)
+    return in_child
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+class PomodoroWorker(SimpleWorker):
+    """RQ's worker, recovering from a Redis restart within seconds (RQ backs off
+    up to a minute between reconnects and checks on its scheduler process every
+    ten minutes; a timer service can't wait that long), and noting a signal."""
+
+    max_connection_wait_time = 2.0
+    asked_to_stop = False
+
+    def request_stop(self, signum, frame):
+        """SIGTERM or SIGINT (RQ's own handler, which it installs for both)."""
+        self.asked_to_stop = True
+        super().request_stop(signum, frame)

@@ -36,7 +36,7 @@ from .actions import NotFound
 from .extensions import db
 from .models import User, Webhook, WebhookDelivery, utcnow
 from .rules import Refused
-from .schemas import Timestamp
+from .schemas import utc_text
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def deliveries(webhook: Webhook, page: int = 1, per_page: int = 20) -> tuple[lis
 # -- recording, with the change that caused it ---------------------------------------
 
 def _new_delivery(webhook: Webhook, event: str, data: dict, at: datetime) -> WebhookDelivery:
-    body = json.dumps({"type": event, "timestamp": Timestamp()._serialize(at, None, None), "data": data},
+    body = json.dumps({"type": event, "timestamp": utc_text(at), "data": data},
                       separators=(",", ":"))
     delivery = WebhookDelivery(webhook=webhook, event=event, payload=body, next_attempt_at=at, created_at=at)
     db.session.add(delivery)

@@ -98,9 +98,21 @@ def redis_url():
 
 
 @pytest.fixture
-def app_config():
-    """Overrides a test module may extend."""
+def app_config(request):
+    """Overrides a test module may extend. A test that asks for `redis_url`
+    gets the production adapters (RQ and Redis) on that Redis."""
+    if "redis_url" in request.fixturenames:
+        return {"REDIS_URL": request.getfixturevalue("redis_url")}
     return {}
+
+
+@pytest.fixture
+def clean_redis(app, redis_url):
+    """The test Redis database, empty before and after the test."""
+    connection = redis_lib.Redis.from_url(redis_url)
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import requests
 import websocket
@@ -116,19 +117,37 @@ def answers(url: str) -> bool:
         return False
 
 
-class Client:
-    """A JSON API user."""
+class HttpClient:
+    """Requests to a running server, answered the way Flask's test client
+    answers (`status_code`, `json`): what `conftest.Auth` signs people up with."""
 
-    def __init__(self, base: str, email: str, password: str = "correct horse"):
+    def __init__(self, base: str):
         self.base = base
         self.http = requests.Session()
-        created = self.http.post(f"{base}/users", json={"email": email, "password": password}, timeout=10)
-        assert created.status_code == 201, created.text
+
+    def post(self, path: str, **kwargs):
+        return self._answer(self.http.post(self.base + path, timeout=10, **kwargs))
+
+    def patch(self, path: str, **kwargs):
+        return self._answer(self.http.patch(self.base + path, timeout=10, **kwargs))
+
+    @staticmethod
+    def _answer(response):
+        return SimpleNamespace(status_code=response.status_code, json=response.json() if response.content else None)
+
+
+class Client:
+    """A JSON API user of a running server, signed up by `conftest.Auth`."""
+
+    def __init__(self, base: str, email: str, password: str = "correct horse"):
+        from .conftest import Auth
+
+        self.base = base
+        account = Auth(HttpClient(base)).sign_up(email, password)
+        self.id, self.token = account.id, account.token
         self.email, self.password = email, password
-        self.id = created.json()["id"]
-        self.token = self.http.post(f"{base}/auth/token", json={"email": email, "password": password},
-                                    timeout=10).json()["token"]
-        self.http.headers["Authorization"] = f"Bearer {self.token}"
+        self.http = requests.Session()
+        self.http.headers.update(account.headers)
 
     def call(self, method: str, path: str, expect: int = 200, **kwargs):
         response = self.http.request(method, self.base + path, timeout=10, **kwargs)

@@ -1,18 +1,17 @@
 """Every row of the JSON API table, with its paths, bodies and status codes,
 and the session rules as an API client meets them."""
 import re
-import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 
 import pytest
-from sqlalchemy import text
-from werkzeug.security import generate_password_hash
 
 from pomodoro.extensions import db
-from pomodoro.models import ApiToken, Session, User, utcnow
+from pomodoro.models import Session, utcnow
+
+from .conftest import Auth
+from .helpers import Api, assert_error, stored_rows  # noqa: F401 (stored_rows: still imported from here by others)
+from .live import wait_until
 
 DEFAULTS = {
     "work_seconds": 1500,
@@ -22,48 +21,16 @@ DEFAULTS = {
     "auto_start_breaks": True,
     "auto_start_work": False,
     "timezone": "UTC",
-    "daily_goal": 8,
+    "daily_goal": 8,  # reports
 }
 UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 MS = timedelta(milliseconds=2)  # timestamps are written to the millisecond
 
 
-# -- helpers shared by the API test modules ---------------------------------
-
-@dataclass
-class Person:
-    id: str
-    email: str
-    headers: dict
-
-
-@cache
-def _password_hash() -> str:
-    return generate_password_hash("correct horse")
-
-
-def person(app, email: str | None = None, **configuration) -> Person:
-    """Someone with an account and a token, made straight in the database.
-
-    Signing up costs two scrypt runs (slow on purpose); these tests are about
-    what comes after, and signing up itself is tested through the API below.
-    """
-    email = email or f"{uuid.uuid4().hex[:10]}@example.org"
-    with app.app_context():
-        user = User(email=email, password_hash=_password_hash(), **configuration)
-        record, token = ApiToken.issue(user)
-        db.session.add_all([user, record])
-        db.session.commit()
-        return Person(user.id, email, {"Authorization": f"Bearer {token}"})
-
-
-def wait_for(condition, timeout: float = 5.0, interval: float = 0.02):
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"gave up waiting after {timeout}s"
-        time.sleep(interval)
-    return result
+def person(app, email: str | None = None, **configuration):
+    """Kept for test modules of other branches written before tests/helpers.py:
+    someone signed up through `Auth.sign_up`, the one way to make a user."""
+    return Auth(app.test_client()).sign_up(email or f"{uuid.uuid4().hex[:10]}@example.org", **configuration)
 
 
 def at(timestamp: str) -> datetime:
@@ -71,74 +38,9 @@ def at(timestamp: str) -> datetime:
     return datetime.fromisoformat(timestamp)
 
 
-def stored_rows(app) -> dict:
-    """Every row of every table, to show a request changed nothing."""
-    with app.app_context():
-        with db.engine.connect() as connection:
-            return {
-                table: sorted(tuple(map(str, row)) for row in connection.execute(text(f"SELECT * FROM {table}")))
-                for table in ("users", "api_tokens", "cycles", "sessions", "tasks")
-            }
-
-
-def assert_error(response, status: int, code: str | None = None):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.is_json, response.get_data(as_text=True)[:200]
-    assert set(response.json) == {"error"}
-    error = response.json["error"]
-    assert set(error) <= {"code", "message", "fields"}
-    assert isinstance(error["code"], str) and isinstance(error["message"], str) and error["message"]
-    if code is not None:
-        assert error["code"] == code
-    return error
-
-
-class Api:
-    """A person's API client: short calls that name what they do."""
-
-    def __init__(self, client, who: Person):
-        self.client, self.who = client, who
-
-    def get(self, path):
-        return self.client.get(path, headers=self.who.headers)
-
-    def post(self, path, body=None):
-        return self.client.post(path, json={} if body is None else body, headers=self.who.headers)
-
-    def patch(self, path, body=None):
-        return self.client.patch(path, json=body, headers=self.who.headers)
-
-    def start(self, **body) -> dict:
-        response = self.post("/sessions", body)
-        assert response.status_code == 201, response.json
-        return response.json
-
-    def session(self, session_id) -> dict:
-        response = self.get(f"/sessions/{session_id}")
-        assert response.status_code == 200, response.json
-        return response.json
-
-    def cycle(self, cycle_id) -> dict:
-        response = self.get(f"/cycles/{cycle_id}")
-        assert response.status_code == 200, response.json
-        return response.json
-
-    def set_status(self, session_id, status) -> dict:
-        response = self.patch(f"/sessions/{session_id}/status", {"status": status})
-        assert response.status_code == 200, response.json
-        return response.json
-
-    def current(self):
-        response = self.get("/sessions/current")
-        if response.status_code == 404:
-            return None
-        assert response.status_code == 200, response.json
-        return response.json
-
-
 @pytest.fixture
-def ada(client, app):
-    return Api(client, person(app, auto_start_breaks=False))
+def ada(client, auth):
+    return Api(client, auth.sign_up(auto_start_breaks=False))
 
 
 # -- users and tokens ---------------------------------------------------------
@@ -184,8 +86,8 @@ def test_revoking_a_token_ends_that_token_and_no_other(client, auth):
     assert client.get("/users/me", headers={"Authorization": f"Bearer {other}"}).status_code == 200
 
 
-def test_me_and_my_id_show_me_with_my_configuration(client, app):
-    me = person(app, email="cy@example.org")
+def test_me_and_my_id_show_me_with_my_configuration(client, auth):
+    me = auth.sign_up("cy@example.org")
     by_me = client.get("/users/me", headers=me.headers)
     by_id = client.get(f"/users/{me.id}", headers=me.headers)
     assert by_me.status_code == by_id.status_code == 200
@@ -351,7 +253,7 @@ def test_stop_pauses_the_session_and_freezes_its_clock(ada):
     paused_at = at(paused["paused_at"])
     left = (at(session["ends_at"]) - paused_at).total_seconds()
     assert abs(paused["remaining_seconds"] - left) < 0.002
-    wait_for(lambda: at(ada.session(session["id"])["server_time"]) > paused_at + timedelta(seconds=0.1))
+    wait_until(lambda: at(ada.session(session["id"])["server_time"]) > paused_at + timedelta(seconds=0.1), 5)
     assert ada.session(session["id"])["remaining_seconds"] == paused["remaining_seconds"]
 
 
@@ -359,7 +261,7 @@ def test_resume_moves_ends_at_by_the_paused_time(ada):
     session = ada.start()
     paused = ada.patch(f"/sessions/{session['id']}/stop").json
     paused_at = at(paused["paused_at"])
-    wait_for(lambda: at(ada.session(session["id"])["server_time"]) >= paused_at + timedelta(seconds=0.5))
+    wait_until(lambda: at(ada.session(session["id"])["server_time"]) >= paused_at + timedelta(seconds=0.5), 5)
     response = ada.patch(f"/sessions/{session['id']}/resume")
     assert response.status_code == 200
     resumed = response.json
@@ -490,10 +392,10 @@ def test_auto_start_work_starts_work_when_a_break_completes(ada):
     assert work["started_at"] == short_break["completed_at"]
 
 
-def test_a_session_completes_on_time_by_itself_and_the_break_follows(client, app):
-    bo = Api(client, person(app, work_seconds=1, short_break_seconds=600, auto_start_breaks=True))
+def test_a_session_completes_on_time_by_itself_and_the_break_follows(client, auth):
+    bo = Api(client, auth.sign_up(work_seconds=1, short_break_seconds=600, auto_start_breaks=True))
     work = bo.start()
-    done = wait_for(lambda: (s := bo.session(work["id"]))["status"] == "completed" and s)
+    done = wait_until(lambda: (s := bo.session(work["id"]))["status"] == "completed" and s, 5)
     assert done["completed_at"] == work["ends_at"]
     short_break = bo.current()
     assert (short_break["type"], short_break["started_at"]) == ("short_break", work["ends_at"])
@@ -518,12 +420,12 @@ def stored_session(app, session_id) -> Session:
         return db.session.get(Session, session_id)
 
 
-def test_a_read_or_write_completes_a_running_session_whose_time_is_up(client, app):
+def test_a_read_or_write_completes_a_running_session_whose_time_is_up(client, app, auth):
     # With the clock keeper stopped (as when every worker is down), only the request can complete it.
     app.extensions["pomodoro.timers"].stop()
-    people = [Api(client, person(app, work_seconds=1, auto_start_breaks=False)) for _ in AFTER_THE_TIME_IS_UP]
+    people = [Api(client, auth.sign_up(work_seconds=1, auto_start_breaks=False)) for _ in AFTER_THE_TIME_IS_UP]
     started = [someone.start() for someone in people]
-    wait_for(lambda: utcnow() > max(at(session["ends_at"]) for session in started), timeout=3)
+    wait_until(lambda: utcnow() > max(at(session["ends_at"]) for session in started), 3)
 
     for someone, session, ((method, path), shows_it) in zip(people, started, AFTER_THE_TIME_IS_UP.items(), strict=True):
         assert stored_session(app, session["id"]).status == "running"

@@ -9,7 +9,8 @@ from sqlalchemy import text
 from pomodoro.extensions import db
 from pomodoro.models import BrowserSession
 
-from .test_api import assert_error, person, stored_rows, wait_for
+from .helpers import assert_error, stored_rows
+from .live import wait_until
 
 URLSAFE_256_BITS = re.compile(r"^[A-Za-z0-9_-]{43,}$")
 TIGHT_LIMIT = {"LOGIN_RATE_LIMIT": "3 per 2 second"}
@@ -48,8 +49,8 @@ def test_tokens_carry_at_least_256_bits_and_never_repeat(client, auth):
     assert len(set(tokens)) == len(tokens)
 
 
-def test_a_wrong_password_or_an_unknown_e_mail_gets_the_same_401(client, app):
-    ada = person(app, email="ada@example.org")  # password "correct horse"
+def test_a_wrong_password_or_an_unknown_e_mail_gets_the_same_401(client, app, auth):
+    ada = auth.sign_up("ada@example.org")  # password "correct horse"
     before = stored_rows(app)
     wrong_password = log_in(client, ada.email, "wrong horse")
     unknown = log_in(client, "nobody@example.org", "correct horse")
@@ -68,8 +69,8 @@ def test_repeated_failures_are_rate_limited_until_the_window_passes(client, auth
     assert int(limited.headers["Retry-After"]) >= 0
     assert_error(log_in(client, account.email, account.password), 429)  # even the right password waits
 
-    granted = wait_for(lambda: (r := log_in(client, account.email, account.password)).status_code == 201 and r,
-                       timeout=6, interval=0.1)
+    granted = wait_until(lambda: (r := log_in(client, account.email, account.password)).status_code == 201 and r,
+                         6, interval=0.1)
     assert client.get("/users/me", headers={"Authorization": f"Bearer {granted.json['token']}"}).status_code == 200
 
 
@@ -83,8 +84,8 @@ def test_successful_logins_do_not_count_toward_the_limit(client, auth):
     assert_error(log_in(client, account.email, "wrong horse"), 429, "rate_limited")
 
 
-def test_token_authenticated_answers_set_no_cookie(client, app):
-    account = person(app)
+def test_token_authenticated_answers_set_no_cookie(client, app, auth):
+    account = auth.sign_up()
     session = client.post("/sessions", json={}, headers=account.headers)
     responses = [
         log_in(client, account.email, "correct horse"),
@@ -104,8 +105,8 @@ def page_csrf_token(client) -> str:
 
 
 @pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True}], ids=["CSRF on"])
-def test_a_cookie_authenticated_write_needs_the_csrf_token(client, app):
-    ada = person(app)
+def test_a_cookie_authenticated_write_needs_the_csrf_token(client, app, auth):
+    ada = auth.sign_up()
     with app.app_context():  # signed in, as the login page would leave the browser
         log_in_record = BrowserSession(user_id=ada.id)
         db.session.add(log_in_record)
@@ -130,6 +131,6 @@ def test_a_cookie_authenticated_write_needs_the_csrf_token(client, app):
 
 
 @pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True}], ids=["CSRF on"])
-def test_a_token_authenticated_write_needs_no_csrf_token(client, app):
-    ada = person(app)
+def test_a_token_authenticated_write_needs_no_csrf_token(client, app, auth):
+    ada = auth.sign_up()
     assert client.post("/sessions", json={}, headers=ada.headers).status_code == 201

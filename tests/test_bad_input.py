@@ -2,7 +2,7 @@
 and never changes what is stored."""
 import pytest
 
-from .test_api import Api, assert_error, person, stored_rows
+from .helpers import Api, assert_error, stored_rows
 
 NUL, SURROGATE = "\x00", "\ud800"
 NESTED_TOO_DEEP = "[" * 30000 + "]" * 30000  # fits in 64 KiB; json.loads runs out of stack
@@ -140,9 +140,9 @@ def what_is_wrong(response, status, field) -> str | None:
 
 
 @pytest.fixture
-def ada(client, app):
+def ada(client, app, auth):
     """Someone with a running session, whose records bad requests must leave alone."""
-    api = Api(client, person(app, email="ada@example.org"))
+    api = Api(client, auth.sign_up("ada@example.org"))
     session = api.start()
     return api, {"me": api.who.id, "cycle": session["cycle_id"], "session": session["id"]}
 

@@ -10,20 +10,17 @@ from rq import Queue
 from pomodoro import actions, jobs
 from pomodoro.events import RESYNC, Listener
 from pomodoro.extensions import db as _db
-from pomodoro.models import Session, User, utcnow
+from pomodoro.models import Session, utcnow
 from pomodoro.timers import RQTimers
-from pomodoro.worker import HANDOVER, WorkerTimers, reconcile
+from pomodoro.reconciler import HANDOVER, reconcile
 
+from .helpers import drain, dying_right_after_the_commit, user_record
 from .live import wait_until
 
 
 @pytest.fixture
-def ada(db):
-    user = User(email="ada@example.org", work_seconds=60, auto_start_breaks=False)
-    user.set_password("correct horse")
-    db.session.add(user)
-    db.session.commit()
-    return user
+def ada(db, auth):
+    return user_record(db, auth.sign_up("ada@example.org", work_seconds=60, auto_start_breaks=False))
 
 
 @pytest.fixture
@@ -31,12 +28,12 @@ def heard(app, ada):
     """What Ada's sockets would hear."""
     listener = Listener(ada.id)
     app.extensions["pomodoro.events"].subscribe(listener)
-    def drain():
-        frames = []
-        while not listener.inbox.empty():
-            frames.append(listener.inbox.get_nowait())
-        return frames
-    return drain
+    return lambda: drain(listener)
+
+
+def worker_timers(app):
+    """The precise timers of one more `worker` process."""
+    return app.extensions["pomodoro.timers"].worker_timers(app)
 
 
 def completions(frames):
@@ -91,18 +88,8 @@ def test_concurrent_completions_store_exactly_one(app, ada):
 # -- the RQ adapter on a real Redis ------------------------------------------
 
 @pytest.fixture
-def app_config(request):
-    if "redis_url" in request.fixturenames:
-        return {"REDIS_URL": request.getfixturevalue("redis_url")}
-    return {}
-
-
-@pytest.fixture
-def rq_queue(app, redis_url):
-    connection = redis_lib.Redis.from_url(redis_url)
-    connection.flushdb()
-    yield app.extensions["pomodoro.timers"].queue
-    connection.flushdb()
+def rq_queue(app, clean_redis):
+    return app.extensions["pomodoro.timers"].queue
 
 
 def test_starting_schedules_one_job_due_before_ends_at_and_pausing_withdraws_it(ada, rq_queue, redis_url):
@@ -123,7 +110,7 @@ def test_the_job_arms_the_workers_timer_which_completes_on_ends_at(app, ada, rq_
     ada.work_seconds = 1
     _db.session.commit()
     session = actions.start_session(ada)
-    timers = WorkerTimers(app, rq_queue.connection)
+    timers = worker_timers(app)
     app.extensions["pomodoro.worker"] = timers
     try:
         jobs.complete_session(session.id, session.version, session.ends_at.isoformat())
@@ -138,7 +125,7 @@ def test_the_job_arms_the_workers_timer_which_completes_on_ends_at(app, ada, rq_
 def test_the_reconciler_restores_lost_jobs_and_completes_overdue_sessions(app, ada, rq_queue, db):
     session = actions.start_session(ada)
     rq_queue.connection.flushdb()  # Redis restarted empty
-    timers = WorkerTimers(app, rq_queue.connection)
+    timers = worker_timers(app)
     try:
         assert reconcile(timers)["rescheduled"] == 1
         assert rq_queue.scheduled_job_registry.get_job_ids() == [RQTimers.job_id(session.id)]
@@ -155,7 +142,7 @@ def test_the_reconciler_leaves_a_session_to_the_timer_of_a_live_worker(app, ada,
     """A burst of completions runs a little late; a reconciler that raced the
     timers for them would complete its share one by one, later still."""
     session = actions.start_session(ada)
-    holding, other = WorkerTimers(app, rq_queue.connection), WorkerTimers(app, rq_queue.connection)
+    holding, other = worker_timers(app), worker_timers(app)
     try:
         holding.alive()
         holding.arm(session.id, session.version, session.ends_at)
@@ -174,7 +161,7 @@ def test_the_reconciler_leaves_a_session_to_the_timer_of_a_live_worker(app, ada,
 
 def test_a_dead_workers_sessions_are_taken_over_at_once(app, ada, rq_queue, db):
     session = actions.start_session(ada)
-    dead, other, third = (WorkerTimers(app, rq_queue.connection) for _ in range(3))
+    dead, other, third = (worker_timers(app) for _ in range(3))
     try:
         app.extensions["pomodoro.timers"].cancel(session.id)  # its job ran, which leaves no job behind,
         dead.arm(session.id, session.version, session.ends_at)  # and armed this worker; then it was killed
@@ -192,7 +179,7 @@ def test_a_dead_workers_sessions_are_taken_over_at_once(app, ada, rq_queue, db):
 
 def test_a_session_whose_timer_here_gave_up_is_completed_at_once(app, ada, rq_queue, db):
     session = actions.start_session(ada)
-    timers = WorkerTimers(app, rq_queue.connection)
+    timers = worker_timers(app)
     try:
         timers.alive()
         timers.arm(session.id, session.version, session.ends_at)
@@ -202,15 +189,13 @@ def test_a_session_whose_timer_here_gave_up_is_completed_at_once(app, ada, rq_qu
         timers.stop()
 
 
-def test_the_frequent_pass_arms_what_is_due_soon_and_leaves_later_sessions_to_the_full_pass(app, ada, rq_queue, db):
+def test_the_frequent_pass_arms_what_is_due_soon_and_leaves_later_sessions_to_the_full_pass(app, ada, rq_queue, db,
+                                                                                            auth):
     soon = actions.start_session(ada)  # 60 s
-    later_user = User(email="bo@example.org", work_seconds=3600)
-    later_user.set_password("correct horse")
-    db.session.add(later_user)
-    db.session.commit()
+    later_user = user_record(db, auth.sign_up("bo@example.org", work_seconds=3600))
     later = actions.start_session(later_user)
     rq_queue.connection.flushdb()  # Redis restarted empty
-    timers = WorkerTimers(app, rq_queue.connection)
+    timers = worker_timers(app)
     try:
         two_seconds_before_its_end = soon.ends_at - timedelta(seconds=2)
         assert reconcile(timers, now=two_seconds_before_its_end, everything=False) == {"completed": 0, "rescheduled": 0, "armed": 1}
@@ -229,32 +214,20 @@ def test_redis_down_does_not_fail_a_start(app, ada, db):
     assert utcnow() < session.ends_at
 
 
-class Died(BaseException):
-    """The process stopped dead at this point (SIGKILL, say): nothing after it runs."""
-
-
 def test_a_change_committed_by_a_process_that_died_before_publishing_it_still_reaches_the_sockets(
-        app, ada, heard, rq_queue, monkeypatch):
+        app, ada, heard, rq_queue):
     """The commit and the publishing cannot be one step: a worker killed between
     them has completed the session but told no one. A later reconciler pass has
     the user's sockets send a fresh hello instead."""
     session = actions.start_session(ada)
     frames = []
     wait_until(lambda: frames.extend(heard()) or frames, 5, message="the start to be relayed")
-    commit = _db.session.commit
-
-    def commit_then_die():
-        commit()
-        raise Died
-
-    monkeypatch.setattr(_db.session, "commit", commit_then_die)
-    with pytest.raises(Died):
+    with dying_right_after_the_commit(_db.session):
         actions.complete_by_clock(session.id, session.version, session.ends_at)
-    monkeypatch.undo()
     assert _db.session.get(Session, session.id, populate_existing=True).status == "completed"
     assert completions(heard()) == [], "the dead process published nothing"
 
-    timers = WorkerTimers(app, rq_queue.connection)
+    timers = worker_timers(app)
     try:
         reconcile(timers, now=utcnow() + timedelta(seconds=5))  # a pass of any worker's reconciler, soon after
         frames = []

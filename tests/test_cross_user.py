@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from .test_api import Api, assert_error, person, stored_rows
+from .helpers import Api, assert_error, stored_rows
 
 # (method, path, body, the state of the owner's session in which the request would do something)
 ID_REQUESTS = [
@@ -35,9 +35,9 @@ def filled(template, ids):
 
 @pytest.mark.parametrize(("method", "path", "body", "state"), ID_REQUESTS,
                          ids=[f"{m} {p} {b or ''}" for m, p, b, _ in ID_REQUESTS])
-def test_another_users_id_is_not_found_just_like_a_missing_one(client, app, method, path, body, state):
-    ada = Api(client, person(app))
-    bo = Api(client, person(app))
+def test_another_users_id_is_not_found_just_like_a_missing_one(client, app, method, path, body, state, auth):
+    ada = Api(client, auth.sign_up())
+    bo = Api(client, auth.sign_up())
     bo.post("/cycles")  # so that Bo could start a session, if only in a cycle of his own
     session = ada.start()
     if state != "running":
@@ -90,8 +90,8 @@ CREDENTIALS = {  # what is sent as Authorization, given Ada's real token and e-m
 
 
 @pytest.mark.parametrize("credentials", CREDENTIALS)
-def test_every_authenticated_endpoint_answers_401_without_valid_credentials(client, app, credentials):
-    ada = Api(client, person(app, email="ada@example.org"))
+def test_every_authenticated_endpoint_answers_401_without_valid_credentials(client, app, credentials, auth):
+    ada = Api(client, auth.sign_up("ada@example.org"))
     session = ada.start()
     ids = {"user": ada.who.id, "cycle": session["cycle_id"], "session": session["id"]}
     token = ada.who.headers["Authorization"].removeprefix("Bearer ")
@@ -106,8 +106,8 @@ def test_every_authenticated_endpoint_answers_401_without_valid_credentials(clie
     assert ada.get("/users/me").status_code == 200  # the real token still works
 
 
-def test_a_revoked_token_opens_nothing(client, app):
-    ada = Api(client, person(app))
+def test_a_revoked_token_opens_nothing(client, app, auth):
+    ada = Api(client, auth.sign_up())
     session = ada.start()
     ids = {"user": ada.who.id, "cycle": session["cycle_id"], "session": session["id"]}
     assert client.delete("/auth/token", headers=ada.who.headers).status_code == 204

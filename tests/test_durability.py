@@ -1,9 +1,11 @@
 """Nothing is lost when a worker dies, Redis is flushed or restarts empty, or a
 web process restarts: every session completes once, on its rules, and every
 connected socket hears of it (after a reconnect, from `hello`)."""
+import os
 import signal
 import time
 
+import psutil
 import pytest
 import redis
 
@@ -118,3 +120,20 @@ def test_each_web_process_subscribes_to_redis_once_however_many_sockets(producti
     assert len(listeners) == 100
     channels = redis.Redis.from_url(production.redis.url).pubsub_numsub("pomodoro:events")
     assert 1 <= channels[0][1] <= int(production.env["WEB_CONCURRENCY"])
+
+
+def test_a_worker_killed_alone_takes_its_scheduler_with_it_and_the_next_one_takes_over(production):
+    """SIGKILL of the worker's own process (not its group): RQ's scheduler, a
+    child process holding the scheduler lock, must not live on as an orphan."""
+    notes = redis.Redis.from_url(production.redis.url)
+    lock = "rq:scheduler-lock:pomodoro"
+    worker = psutil.Process(production.worker.popen.pid)
+    scheduler = wait_until(lambda: worker.children(), 20, message="the worker to fork its scheduler")[0]
+    held_by = wait_until(lambda: notes.get(lock), 20, message="the scheduler lock")
+    os.kill(worker.pid, signal.SIGKILL)  # the main process only: the child is not signalled
+    production.worker.popen.wait(5)
+    production.worker.popen = None
+    wait_until(lambda: not scheduler.is_running() or scheduler.status() == psutil.STATUS_ZOMBIE, 5,
+               message="the orphaned scheduler to stop")
+    production.worker.start()
+    wait_until(lambda: notes.get(lock) not in (None, held_by), 15, message="the next worker's scheduler to take the lock")

@@ -113,7 +113,7 @@ def test_every_write_endpoint_in_parallel_gives_no_5xx_and_a_consistent_account(
             return client.open(path, method=method, json=body, headers=ada.headers)
 
         answers = at_once(app, send, len(calls))
-        assert all(r.status_code < 500 for r in answers), [(r.status_code, r.json) for r in answers]
+        assert all(r.status_code < 500 for r in answers), [(r.status_code, r.request.path, r.get_data(as_text=True)[:200]) for r in answers if r.status_code >= 500]
         consistent(app, ada.id)
         current = client.get("/sessions/current", headers=ada.headers)
         if current.status_code == 200:
@@ -146,14 +146,13 @@ def test_a_double_click_on_start_shows_the_timer_never_a_500(app):
 
 def test_a_lost_race_no_action_caught_is_still_a_409_not_a_500(app):
     """The backstop for code to come: a unique index refusing a write anywhere answers 409."""
-    ada = person(app, email="ada@example.org")
-
-    @app.route("/test-duplicate-signup", methods=["POST"])
+    @app.route("/test-duplicate-signup", methods=["POST"])  # before any request: Flask takes no routes after
     def duplicate():
         db.session.add(User(email="ada@example.org", password_hash="x"))
         db.session.commit()
         return "", 204
 
+    ada = person(app, email="ada@example.org")
     response = app.test_client().post("/test-duplicate-signup", headers={"Accept": "application/json"})
     assert response.status_code == 409 and response.json["error"]["code"] == "conflict"
     consistent(app, ada.id)

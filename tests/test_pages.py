@@ -10,40 +10,7 @@ from pomodoro import rules
 from pomodoro.extensions import db as _db
 from pomodoro.models import Cycle, Session, User
 
-HTMX = {"HX-Request": "true"}
-PASSWORD = "correct horse"
-
-
-class Person:
-    """Someone using the pages: keeps the cookies and the page's CSRF token."""
-
-    def __init__(self, client):
-        self.client = client
-        self.token = None
-
-    def get(self, path, htmx=False):
-        response = self.client.get(path, headers=HTMX if htmx else {})
-        if match := re.search(r'<meta name="csrf-token" content="([^"]+)"', response.text):
-            self.token = match[1]
-        return response
-
-    def post(self, path, data=None, htmx=False, csrf=True):
-        if csrf and self.token is None:
-            self.get("/login")
-        form = {"csrf_token": self.token} if csrf else {}
-        response = self.client.post(path, data=form | (data or {}), headers=HTMX if htmx else {})
-        if response.status_code == 303 and path.startswith(("/login", "/signup")):
-            self.get("/")  # as a browser lands on the timer: logging in gave a new CSRF token
-        return response
-
-    def sign_up(self, email="ada@example.org", **fields):
-        response = self.post("/signup", {"email": email, "password": PASSWORD, **fields})
-        assert response.status_code == 303, response.text
-        return response
-
-    def session_id(self):
-        return re.search(r'data-session-id="([^"]*)"', self.get("/", htmx=True).text)[1]
-
+from .helpers import HTMX, PASSWORD, Person
 
 @pytest.fixture
 def person(client):
@@ -51,8 +18,9 @@ def person(client):
 
 
 @pytest.fixture
-def signed_up(person):
-    person.sign_up()
+def signed_up(person, auth):
+    """Ada, signed up and logged in on the pages."""
+    person.log_in(auth.sign_up("ada@example.org").email)
     return person
 
 

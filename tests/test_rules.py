@@ -131,7 +131,7 @@ def test_nothing_is_allowed_on_an_ended_session(ended, action):
 def test_transition_refuses_anything_on_an_ended_session(status):
     session = completed_session()
     with pytest.raises(rules.Refused):
-        rules.transition(session, status, T0 + seconds(20))
+        rules.TRANSITIONS[status](session, T0 + seconds(20))
 
 
 @pytest.mark.parametrize("action", [rules.pause, rules.cancel])
@@ -194,13 +194,13 @@ def test_skipping_a_running_session_keeps_the_time_left():
 ])
 def test_transition_leads_to_the_status_asked_for(status, expected):
     session = new_session()
-    rules.transition(session, status, T0 + seconds(10))
+    rules.TRANSITIONS[status](session, T0 + seconds(10))
     assert session.status == expected
 
 
 def test_transition_to_running_resumes_a_paused_session():
     session = paused_session(after=10)
-    rules.transition(session, rules.RUNNING, T0 + seconds(20))
+    rules.TRANSITIONS[rules.RUNNING](session, T0 + seconds(20))
     assert session.status == rules.RUNNING
     assert session.ends_at == T0 + seconds(1510)
 
@@ -368,3 +368,45 @@ def test_a_short_break_taken_instead_of_the_long_break_leaves_the_long_break_owe
     rules.advance_cycle(cycle, short_break, T0)
     assert cycle.next_session_type == rules.LONG_BREAK
     assert cycle.status == "active"
+
+
+# -- the cycle ahead, as the timer page shows it ---------------------------------
+
+def states(plan):
+    return [(step["type"], step["number"], step["state"]) for step in plan]
+
+
+def test_with_no_cycle_the_plan_is_the_one_a_start_would_make():
+    plan = rules.cycle_plan(None, None, configuration(long_break_interval=2))
+    assert states(plan) == [(rules.WORK, 1, "next"), (rules.SHORT_BREAK, 1, "upcoming"),
+                            (rules.WORK, 2, "upcoming"), (rules.LONG_BREAK, 2, "upcoming")]
+
+
+def test_the_plan_marks_what_is_done_and_the_session_now_running():
+    cycle = new_cycle(long_break_interval=2)
+    cycle.completed_work_sessions, cycle.next_session_type = 1, rules.SHORT_BREAK
+    plan = rules.cycle_plan(cycle, new_session(type=rules.SHORT_BREAK, duration=300), configuration())
+    assert [state for _, _, state in states(plan)] == ["done", "current", "upcoming", "upcoming"]
+
+
+def test_the_long_break_is_the_last_step_and_current_when_owed():
+    cycle = new_cycle(long_break_interval=3)
+    cycle.completed_work_sessions, cycle.next_session_type = 3, rules.LONG_BREAK
+    plan = rules.cycle_plan(cycle, None, configuration())
+    assert states(plan)[-1] == (rules.LONG_BREAK, 3, "next")
+    assert all(state == "done" for _, _, state in states(plan)[:-1])
+
+
+def test_what_follows_a_work_session_is_its_break_starting_by_itself_if_so_configured():
+    cycle = new_cycle()
+    assert rules.following(cycle, new_session(), configuration()) == (rules.SHORT_BREAK, 300, True)
+    assert rules.following(cycle, new_session(), configuration(auto_start_breaks=False)).auto is False
+    assert cycle.completed_work_sessions == 0, "a preview changes nothing"
+
+
+def test_after_the_long_break_a_new_cycle_starts_with_work():
+    cycle = new_cycle(long_break_interval=1)
+    cycle.completed_work_sessions, cycle.next_session_type = 1, rules.LONG_BREAK
+    after = rules.following(cycle, new_session(type=rules.LONG_BREAK, duration=900), configuration())
+    assert after == (rules.WORK, 1500, False)
+    assert cycle.status == rules.ACTIVE

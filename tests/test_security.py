@@ -6,8 +6,8 @@ import re
 import pytest
 
 from .browser import PASSWORD, email, expect, go, new_context, sign_up
-from .test_pages import PASSWORD as FORM_PASSWORD
-from .test_pages import Person
+from .helpers import PASSWORD as FORM_PASSWORD
+from .helpers import Person
 
 PAGES_POLICY = {
     "default-src": {"'self'"},

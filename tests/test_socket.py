@@ -80,3 +80,21 @@ def test_a_quiet_socket_is_pinged_and_one_that_never_answers_is_closed(stack):
             closed = True
     assert closed, "a peer that never answers pings is let go"
     quiet.close()
+
+
+def test_a_quiet_socket_that_answers_every_ping_stays_open_and_keeps_hearing(stack):
+    """Pins what the socket's own ping relies on in simple-websocket: its
+    reader thread notes each pong (`pong_received`), and a ping written
+    straight to the connection (`ws.sock`, `ws.ws`) reaches the peer."""
+    ada = stack.user()
+    quiet = websocket.create_connection(ws_url(stack) + f"?token={ada.token}", timeout=10)
+    assert json.loads(quiet.recv())["event"] == "hello"
+    for _ in range(3):  # three pings a second apart: a missed pong would have closed it at the second
+        opcode, frame = quiet.recv_data_frame(True)
+        assert opcode == websocket.ABNF.OPCODE_PING
+        quiet.pong(frame.data)
+    ada.configure(work_seconds=61)
+    while (frame := quiet.recv_data_frame(True))[0] == websocket.ABNF.OPCODE_PING:
+        quiet.pong(frame[1].data)
+    assert json.loads(frame[1].data)["event"] == "configuration.updated"
+    quiet.close()

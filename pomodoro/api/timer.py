@@ -1,17 +1,14 @@
 """The JSON API of the timer: users and their configuration, cycles and sessions."""
 from contextlib import contextmanager
 
-from flask import abort, url_for
+from flask import url_for
 from flask_smorest import abort as abort_with
 from flask_login import current_user
 from flask_smorest import Blueprint
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from .. import actions, schemas
 from ..auth import limit_signups
-from ..extensions import db
-from ..models import Cycle, User
+from ..models import User
 from . import protect
 
 bp = Blueprint("api", __name__, description="Users, cycles and sessions")
@@ -33,16 +30,7 @@ def own_user(user_id: str) -> User:
 @bp.alt_response(429, schema=schemas.Error, description="Too many sign-ups from this address; wait and try again")
 def create_user(fields):
     """Sign up."""
-    if User.by_email(fields["email"]) is not None:
-        abort(409, "That e-mail is already registered.")
-    user = User(email=fields["email"], name=fields["name"])
-    user.set_password(fields["password"])
-    db.session.add(user)
-    try:
-        db.session.commit()
-    except IntegrityError:  # signed up by a concurrent request
-        db.session.rollback()
-        abort(409, "That e-mail is already registered.")
+    user = actions.sign_up(fields["email"], fields["password"], fields["name"])
     return user, 201, {"Location": url_for("api.get_user", user_id=user.id)}
 
 
@@ -82,13 +70,7 @@ def create_cycle(_fields):
 @bp.response(200, schemas.CycleList)
 def list_cycles(page):
     """Your cycles, newest first."""
-    actions.settle(current_user)
-    owned = select(Cycle).where(Cycle.user_id == current_user.id)
-    total = db.session.scalar(select(func.count()).select_from(owned.subquery()))
-    items = db.session.scalars(
-        owned.order_by(Cycle.created_at.desc(), Cycle.id.desc())
-        .limit(page["per_page"]).offset((page["page"] - 1) * page["per_page"])
-    ).all()
+    items, total = actions.cycles_page(current_user, page["page"], page["per_page"])
     return {"items": items, "total": total, **page}
 
 
@@ -96,7 +78,6 @@ def list_cycles(page):
 @bp.response(200, schemas.Cycle)
 def get_cycle(cycle_id):
     """One cycle."""
-    actions.settle(current_user)
     return actions.get_cycle(current_user, cycle_id)
 
 
@@ -104,7 +85,6 @@ def get_cycle(cycle_id):
 @bp.response(200, schemas.SessionList)
 def list_cycle_sessions(cycle_id):
     """The cycle's sessions in order."""
-    actions.settle(current_user)
     return {"items": actions.get_cycle(current_user, cycle_id).sessions}
 
 

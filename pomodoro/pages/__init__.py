@@ -16,6 +16,7 @@ from jinja2_fragments.flask import render_block
 
 from .. import rules
 from ..extensions import csrf
+from ..schemas import utc_text
 
 bp = Blueprint("pages", __name__)
 
@@ -87,7 +88,7 @@ def duration(seconds: float) -> str:
 
 @bp.app_template_filter("iso")
 def iso(moment: datetime | None) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z") if moment else ""
+    return utc_text(moment) if moment else ""
 
 
 @bp.app_template_filter("local")

@@ -4,12 +4,11 @@ from urllib.parse import urlsplit
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import TooManyRequests
 
-from .. import auth
+from .. import actions, auth, rules
 from ..auth import limit_signups, login_limit
-from ..extensions import db, limiter
+from ..extensions import limiter
 from ..models import User
 from ..schemas import ConfigurationChange, PasswordChange, SignUp
 from . import bp, see_other, settings
@@ -54,15 +53,10 @@ def signup():
         fields = SignUp().load({key: form.get(key, "") for key in ("email", "password", "name")})
     except ValidationError as error:
         return render_template("signup.html", form=form, errors=error.messages), 422
-    if User.by_email(fields["email"]) is not None:
-        return render_template("signup.html", form=form, errors=TAKEN), 409
-    user = User(email=fields["email"], name=fields["name"], timezone=_zone_or_utc(form.get("timezone")))
-    user.set_password(fields["password"])
-    db.session.add(user)
     try:
-        db.session.commit()
-    except IntegrityError:  # signed up by a concurrent request
-        db.session.rollback()
+        user = actions.sign_up(fields["email"], fields["password"], fields["name"],
+                               _zone_or_utc(form.get("timezone")))
+    except rules.Refused:
         return render_template("signup.html", form=form, errors=TAKEN), 409
     auth.log_in(user)
     return see_other("pages.index")

@@ -5,12 +5,11 @@ from zoneinfo import ZoneInfo
 
 from flask import request
 from flask_login import current_user
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import select
 
 from .. import actions, rules
 from ..extensions import db
-from ..models import Cycle, Session, utcnow
+from ..models import Session, utcnow
 from . import bp, page
 from .tasks import session_editing
 
@@ -38,15 +37,8 @@ def totals(user, zone: ZoneInfo, now: datetime) -> dict:
 def history():
     user = current_user
     now = utcnow()
-    actions.settle(user, now)
     number = min(max(request.args.get("page", 1, type=int), 1), LAST_PAGE)
-    owned = select(Cycle).where(Cycle.user_id == user.id)
-    total = db.session.scalar(select(func.count()).select_from(owned.subquery()))
-    cycles = db.session.scalars(
-        owned.options(selectinload(Cycle.sessions).joinedload(Session.task))
-        .order_by(Cycle.created_at.desc(), Cycle.id.desc())
-        .limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)
-    ).all()
+    cycles, total = actions.cycles_page(user, number, PAGE_SIZE, now, with_sessions=True)
     zone = ZoneInfo(user.timezone)
     return page("history.html", "history", cycles=cycles, page=number, zone=zone, now=now,
                 pages=max(1, -(-total // PAGE_SIZE)), totals=totals(user, zone, now),

@@ -4,7 +4,7 @@ import re
 
 from flask import flash, request
 from flask_login import current_user
-from marshmallow import ValidationError
+from marshmallow import ValidationError, validate
 
 from .. import actions
 from ..schemas import ConfigurationChange, time_zone_names
@@ -14,7 +14,12 @@ from .reports import feed_state
 DURATION_FIELDS = {"work_seconds": "work_minutes", "short_break_seconds": "short_break_minutes",
                    "long_break_seconds": "long_break_minutes"}
 SWITCHES = ("auto_start_breaks", "auto_start_work")
-GOAL_PROBLEM = "A whole number of focus sessions from 0 (no goal) to 48."
+
+
+def _allowed(field: str) -> validate.Range:
+    """The range the API's schema allows for `field`: the form says the same."""
+    return next(check for check in ConfigurationChange().fields[field].validators
+                if isinstance(check, validate.Range))
 
 
 def minutes_text(seconds: int) -> str:
@@ -30,6 +35,13 @@ def parse_minutes(text: str) -> int | None:
     if re.fullmatch(r"-?\d{1,5}(\.\d{1,6})?|-?\.\d{1,6}", text):
         return round(float(text) * 60)
     return None
+
+
+SECONDS, INTERVAL = _allowed("work_seconds"), _allowed("long_break_interval")
+DURATION_PROBLEM = f"From {minutes_text(SECONDS.min)} to {minutes_text(SECONDS.max)} minutes."
+INTERVAL_PROBLEM = f"A whole number from {INTERVAL.min} to {INTERVAL.max}."
+GOAL = _allowed("daily_goal")
+GOAL_PROBLEM = f"A whole number of focus sessions from {GOAL.min} (no goal) to {GOAL.max}."
 
 
 def settings_form(user) -> dict:
@@ -56,7 +68,7 @@ def read_settings(form) -> tuple[dict, dict]:
     if re.fullmatch(r"\d{1,3}", interval):
         data["long_break_interval"] = int(interval)
     else:
-        errors["long_break_interval"] = "A whole number from 1 to 12."
+        errors["long_break_interval"] = INTERVAL_PROBLEM
     data |= {switch: switch in form for switch in SWITCHES}
     data["timezone"] = form.get("timezone", "").strip()
     if "daily_goal" in form:  # (a form from before the goal existed leaves it as it is)
@@ -70,9 +82,9 @@ def read_settings(form) -> tuple[dict, dict]:
     except ValidationError as error:
         for field, messages in error.messages.items():
             if field in DURATION_FIELDS:
-                errors[DURATION_FIELDS[field]] = "From 0:01 (one second) to 1440 minutes (a day)."
+                errors[DURATION_FIELDS[field]] = DURATION_PROBLEM
             elif field == "long_break_interval":
-                errors[field] = "A whole number from 1 to 12."
+                errors[field] = INTERVAL_PROBLEM
             elif field == "daily_goal":
                 errors[field] = GOAL_PROBLEM
             else:
@@ -89,7 +101,8 @@ def settings_page(form: dict, errors: dict | None = None, alert: str | None = No
     """`sections`: what the other sections of the page (account, integrations) show."""
     sections.setdefault("password_errors", {})
     return page("settings.html", "settings_form", status, form=form, errors=errors or {},
-                alert=alert, saved=saved, zones=time_zones(), feed=feed_state(), **sections)
+                alert=alert, saved=saved, zones=time_zones(), feed=feed_state(), interval=INTERVAL, goal=GOAL,
+                **sections)
 
 
 @bp.route("/settings", methods=["GET", "POST"])

@@ -1,55 +1,18 @@
 """The timer page and its buttons. Each button posts to its own URL, calls the
 same action as the JSON API, and answers with the timer fragment (htmx) or a
 303 back to the page."""
-from types import SimpleNamespace
-
 from flask import flash, request
 from flask_login import current_user
 
 from .. import actions, reports, rules
 from ..models import utcnow
-from . import bp, htmx, page, see_other
-
-
-def _after(cycle, session) -> SimpleNamespace:
-    """What follows `session` once it completes, by the cycle rules themselves."""
-    preview = SimpleNamespace(status=rules.ACTIVE, completed_work_sessions=cycle.completed_work_sessions,
-                              long_break_interval=cycle.long_break_interval,
-                              next_session_type=cycle.next_session_type)
-    rules.advance_cycle(preview, SimpleNamespace(type=session.type, status=rules.COMPLETED), session.started_at)
-    if preview.status != rules.ACTIVE:  # the long break closes the cycle; a new one starts with work
-        preview.next_session_type = rules.WORK
-        preview.status = rules.ACTIVE
-    return SimpleNamespace(type=preview.next_session_type,
-                           seconds=rules.duration_for(current_user, preview.next_session_type),
-                           auto=rules.auto_start_type(preview, current_user) is not None)
+from . import bp, htmx, label, page, see_other
 
 
 def _steps(cycle, session, user) -> list[dict]:
-    """The cycle laid out: each focus and the break after it, marked done, current or to come."""
-    interval = cycle.long_break_interval if cycle else user.long_break_interval
-    done_work = min(cycle.completed_work_sessions, interval) if cycle else 0
-    at_type = session.type if session else (cycle.next_session_type if cycle else rules.WORK)
-    if at_type == rules.WORK:
-        at = 2 * min(done_work, interval - 1)
-    elif at_type == rules.SHORT_BREAK:
-        at = 2 * max(done_work - 1, 0) + 1
-    else:
-        at = 2 * interval - 1
-    steps = []
-    for number in range(1, interval + 1):
-        last = number == interval
-        steps.append({"type": rules.WORK, "text": f"Focus {number}"})
-        steps.append({"type": rules.LONG_BREAK if last else rules.SHORT_BREAK,
-                      "text": "Long break" if last else "Short break"})
-    for index, step in enumerate(steps):
-        if index < at:
-            step["state"] = "done"
-        elif index == at:
-            step["state"] = "current" if session else "next"
-        else:
-            step["state"] = "upcoming"
-    return steps
+    """The cycle plan, each step with the words it is shown with."""
+    return [step | {"text": f"Focus {step['number']}" if step["type"] == rules.WORK else label(step["type"])}
+            for step in rules.cycle_plan(cycle, session, user)]
 
 
 def timer_context(alert: str | None = None) -> dict:
@@ -64,7 +27,7 @@ def timer_context(alert: str | None = None) -> dict:
         "user": user, "session": session, "cycle": cycle, "now": now, "alert": alert,
         "remaining": rules.remaining_at(session, now) if session else rules.duration_for(user, up_type),
         "up_type": up_type,
-        "after": _after(cycle, session) if session and cycle else None,
+        "after": rules.following(cycle, session, user) if session and cycle else None,
         "steps": _steps(cycle, session, user),
         "focus_number": min(done_work + 1, interval), "interval": interval,
         "can_restart_cycle": session is None and cycle is not None and bool(cycle.sessions),

@@ -1,0 +1,153 @@
+"""Helpers shared by the test modules (fixtures live in conftest.py; people
+are made by the `auth` fixture, `auth.sign_up`)."""
+import re
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import text
+
+from pomodoro.extensions import db
+from pomodoro.models import User
+
+from .conftest import Account
+
+HTMX = {"HX-Request": "true"}
+PASSWORD = "correct horse"  # what `auth.sign_up` and the pages' forms use
+
+
+class Died(BaseException):
+    """The process stopped dead at this point (SIGKILL, say): nothing after it runs."""
+
+
+@contextmanager
+def dying_right_after_the_commit(session):
+    """Inside: the next commit of the database `session` stores the change, and
+    then the process dies (`Died`) before anything after the commit runs."""
+    commit = session.commit
+
+    def commit_then_die():
+        commit()
+        raise Died
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(session, "commit", commit_then_die)
+        with pytest.raises(Died):
+            yield
+
+
+def user_record(db, account) -> User:
+    """The stored user behind an `auth.sign_up` account, for tests that call actions directly."""
+    return db.session.get(User, account.id)
+
+
+def drain(listener) -> list:
+    """Everything waiting in a hub listener's inbox, oldest first."""
+    frames = []
+    while not listener.inbox.empty():
+        frames.append(listener.inbox.get_nowait())
+    return frames
+
+
+# -- the JSON API ---------------------------------------------------------------
+
+def stored_rows(app) -> dict:
+    """Every row of every table, to show a request changed nothing."""
+    with app.app_context():
+        with db.engine.connect() as connection:
+            return {
+                table: sorted(tuple(map(str, row)) for row in connection.execute(text(f"SELECT * FROM {table}")))
+                for table in ("users", "api_tokens", "cycles", "sessions", "tasks")
+            }
+
+
+def assert_error(response, status: int, code: str | None = None):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.is_json, response.get_data(as_text=True)[:200]
+    assert set(response.json) == {"error"}
+    error = response.json["error"]
+    assert set(error) <= {"code", "message", "fields"}
+    assert isinstance(error["code"], str) and isinstance(error["message"], str) and error["message"]
+    if code is not None:
+        assert error["code"] == code
+    return error
+
+
+class Api:
+    """A person's API client: short calls that name what they do."""
+
+    def __init__(self, client, who: Account):
+        self.client, self.who = client, who
+
+    def get(self, path):
+        return self.client.get(path, headers=self.who.headers)
+
+    def post(self, path, body=None):
+        return self.client.post(path, json={} if body is None else body, headers=self.who.headers)
+
+    def patch(self, path, body=None):
+        return self.client.patch(path, json=body, headers=self.who.headers)
+
+    def start(self, **body) -> dict:
+        response = self.post("/sessions", body)
+        assert response.status_code == 201, response.json
+        return response.json
+
+    def session(self, session_id) -> dict:
+        response = self.get(f"/sessions/{session_id}")
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def cycle(self, cycle_id) -> dict:
+        response = self.get(f"/cycles/{cycle_id}")
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def set_status(self, session_id, status) -> dict:
+        response = self.patch(f"/sessions/{session_id}/status", {"status": status})
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def current(self):
+        response = self.get("/sessions/current")
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 200, response.json
+        return response.json
+
+
+# -- the pages ------------------------------------------------------------------
+
+class Person:
+    """Someone using the pages: keeps the cookies and the page's CSRF token."""
+
+    def __init__(self, client):
+        self.client = client
+        self.token = None
+
+    def get(self, path, htmx=False):
+        response = self.client.get(path, headers=HTMX if htmx else {})
+        if match := re.search(r'<meta name="csrf-token" content="([^"]+)"', response.text):
+            self.token = match[1]
+        return response
+
+    def post(self, path, data=None, htmx=False, csrf=True):
+        if csrf and self.token is None:
+            self.get("/login")
+        form = {"csrf_token": self.token} if csrf else {}
+        response = self.client.post(path, data=form | (data or {}), headers=HTMX if htmx else {})
+        if response.status_code == 303 and path.startswith(("/login", "/signup")):
+            self.get("/")  # as a browser lands on the timer: logging in gave a new CSRF token
+        return response
+
+    def sign_up(self, email="ada@example.org", **fields):
+        response = self.post("/signup", {"email": email, "password": PASSWORD, **fields})
+        assert response.status_code == 303, response.text
+        return response
+
+    def log_in(self, email, password=PASSWORD, **fields):
+        response = self.post("/login", {"email": email, "password": password, **fields})
+        assert response.status_code == 303, response.text
+        return response
+
+    def session_id(self):
+        return re.search(r'data-session-id="([^"]*)"', self.get("/", htmx=True).text)[1]
