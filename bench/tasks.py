@@ -22,7 +22,7 @@ from pomodoro import create_app, rules
 from pomodoro.extensions import db
 from pomodoro.models import Cycle, Session, Task
 
-from .common import percentiles, seed_users
+from .common import percentiles, seed_log_in, seed_users
 from tests.live import session_cookie
 from tests.stacks import embedded_stack, production_stack
 
@@ -137,7 +137,7 @@ def in_process(requests: int) -> dict:
             ((user_id, token),) = seed_users(url, 1)
             fill(url, user_id, tasks, sessions)
             page = app.test_client()
-            page.set_cookie("session", session_cookie("test", user_id))
+            page.set_cookie("session", session_cookie("test", seed_log_in(url, user_id)))
             clients[f"timer page · {name}"] = (page, "/", {})
             clients[f"GET /tasks · {name}"] = (app.test_client(), "/tasks", {"Authorization": f"Bearer {token}"})
         timings = {name: [] for name in clients}
@@ -176,7 +176,7 @@ def main() -> None:
             people[name] = (user_id, token)
         connections = {}
         for name, (user_id, token) in people.items():
-            cookie = session_cookie(stack.env["SECRET_KEY"], user_id)
+            cookie = session_cookie(stack.env["SECRET_KEY"], seed_log_in(stack.env["DATABASE_URL"], user_id))
             connections[f"timer page · {name}"] = Connection(stack.base, "/", {"Cookie": f"session={cookie}"})
             connections[f"GET /tasks · {name}"] = Connection(stack.base, "/tasks", {"Authorization": f"Bearer {token}"})
         results = interleaved(connections, args.requests)

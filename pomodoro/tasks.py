@@ -14,7 +14,6 @@ from types import SimpleNamespace
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from . import announcements as said
 from . import actions, planning, rules
@@ -31,25 +30,6 @@ CHANGED_MEANWHILE = "Another request changed your tasks meanwhile; reload them."
 
 def active_task(user: User) -> Task | None:
     return db.session.scalar(select(Task).where(Task.user_id == user.id, Task.active))
-
-
-def with_progress(user: User, tasks: list[Task]) -> list[Task]:
-    """Count each task's `completed_pomodoros` and `focused_seconds` afresh from
-    its completed focus sessions (one finished early counts the time it ran).
-    The counts kept on the task are these same sums (tests hold them equal);
-    reports count this way the few tasks they look at, from the sessions alone."""
-    counted = {}
-    if tasks:
-        counted = {task_id: (count, float(seconds or 0)) for task_id, count, seconds in db.session.execute(
-            select(Session.task_id, func.count(), func.sum(Session.duration_seconds - Session.remaining_seconds))
-            .where(Session.user_id == user.id, Session.type == rules.WORK, Session.status == rules.COMPLETED,
-                   Session.task_id.in_([task.id for task in tasks]))
-            .group_by(Session.task_id))}
-    for task in tasks:  # shown as counted, never written back: set as if loaded
-        count, seconds = counted.get(task.id, (0, 0.0))
-        set_committed_value(task, "completed_pomodoros", count)
-        set_committed_value(task, "focused_seconds", seconds)
-    return tasks
 
 
 def listed(user: User, state: str = "open", limit: int | None = None) -> list[Task]:

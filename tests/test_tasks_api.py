@@ -371,17 +371,3 @@ def test_the_list_is_written_exactly_as_the_task_schema_writes_one_task(ada):
     for task_id, item in listed.items():
         assert item == ada.task(task_id)
 
-
-def test_counting_afresh_agrees_with_the_kept_counts_and_writes_nothing(ada, app):
-    from pomodoro import tasks
-    from pomodoro.models import Task, User
-
-    task = ada.add("counted", active=True)
-    finish(ada, ada.start(type="work")["id"])
-    with app.app_context():
-        user = db.session.get(User, ada.who.id)
-        stored = db.session.get(Task, task["id"])
-        kept = (stored.completed_pomodoros, stored.focused_seconds)
-        tasks.with_progress(user, [stored])
-        assert (stored.completed_pomodoros, stored.focused_seconds) == pytest.approx(kept)
-        assert not db.session.dirty

@@ -33,6 +33,15 @@ def test_a_new_user_plans_and_works_through_a_task(browser, server, shots):  # n
     expect(row).to_contain_text("Write the report")
     expect(page.get_by_label("New task")).to_be_focused()
     expect(other.locator("#task-list")).to_contain_text("Write the report", timeout=1000)
+    # What is half typed here survives the list refreshing for a task added in the other tab.
+    page.get_by_label("New task").fill("half typed")
+    other.get_by_label("New task").fill("From the other tab")
+    other.get_by_label("New task").press("Enter")
+    expect(page.locator("#task-list")).to_contain_text("From the other tab", timeout=1000)
+    expect(page.get_by_label("New task")).to_have_value("half typed")
+    page.locator("#task-list li.task").last.get_by_role("button", name="Delete From the other tab").click()
+    expect(other.locator("#task-list li.task")).to_have_count(1)
+    page.get_by_label("New task").fill("")
 
     # Estimate 2 and make it the active one.
     row.get_by_role("button", name="One pomodoro more").click()

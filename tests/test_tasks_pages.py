@@ -97,6 +97,7 @@ def test_editing_in_place(ada, app):
     task = add(ada, "Draft")
     form = ada.get(f"/tasks/{task}/edit", htmx=True).text
     assert 'class="task-edit"' in form and 'value="Draft"' in form
+    assert "data-refresh" not in form, "no refresh from another tab's change wipes the edit"
     assert ada.get(f"/tasks/{task}/edit").status_code == 303, "without htmx: the page with the row as a form"
     assert 'class="task-edit"' in ada.get(f"/?edit={task}").text
     response = ada.post(f"/tasks/{task}/edit", {"title": "Final", "tags": "work, Q3", "notes": "two parts",

@@ -444,10 +444,11 @@
   'use strict';
 
   var focusAfterSwap = null;  // a selector to focus once the list is swapped in
+  var submittedTitle = null;  // what the new-task field held when it was sent
 
   function listUrl() {
     var tasks = document.getElementById('tasks');
-    return tasks ? tasks.dataset.refresh : null;
+    return tasks ? tasks.dataset.list : null;
   }
 
   function swapList(verb, url, source, values) {
@@ -483,7 +484,19 @@
   function onSubmit(event) {
     if (event.target && event.target.classList && event.target.classList.contains('task-add')) {
       focusAfterSwap = '#new-task';
+      var input = document.getElementById('new-task');
+      submittedTitle = input ? input.value : null;
     }
+  }
+
+  function afterRequest(event) {
+    // The new-task field survives every swap (hx-preserve), so what is typed
+    // while the list refreshes is kept; once a task is added it is emptied.
+    var form = event.detail && event.detail.elt;
+    if (!form || !form.classList || !form.classList.contains('task-add') || !event.detail.successful) return;
+    var input = document.getElementById('new-task');
+    if (input && input.value === submittedTitle) input.value = '';
+    submittedTitle = null;
   }
 
   function afterSwap(event) {
@@ -570,6 +583,7 @@
     document.addEventListener('drop', onDrop);
     document.addEventListener('dragend', function () { dragged = null; clearMarks(); });
     document.body.addEventListener('htmx:afterSettle', afterSwap);
+    document.body.addEventListener('htmx:afterRequest', afterRequest);
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
