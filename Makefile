@@ -15,8 +15,10 @@ run: $(BIN)/.runtime $(VENDOR)/.copied
 	exec $(BIN)/gunicorn --worker-class gevent --workers 1 --worker-connections 1000 --graceful-timeout 1 \
 		--bind 127.0.0.1:$(PORT) --access-logfile - wsgi:app
 
+# Two pytest-xdist workers: the tests that start processes or Chromium take turns on one
+# (tests/conftest.py), the in-process tests share the other.
 test: $(BIN)/.dev $(VENDOR)/.copied browser
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --durations=20 $(PYTEST_ARGS)
 
 install: $(BIN)/.dev $(VENDOR)/.copied
 

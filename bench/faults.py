@@ -297,6 +297,12 @@ def kill_the_rq_worker(stack, _postgres) -> str:
     return "SIGKILL to the RQ worker, then started again"
 
 
+def kill_the_background_process(stack, _postgres) -> str:
+    stack.background.stop(signal.SIGKILL)
+    stack.background.start()
+    return "SIGKILL to the background process (webhook deliveries), then started again"
+
+
 def restart_redis_empty(stack, _postgres) -> str:
     stack.redis.stop(signal.SIGKILL)
     stack.redis.start()  # it keeps nothing on disk: it comes back empty
@@ -566,6 +572,8 @@ async def run(stack, postgres, args) -> dict:
 
     faults = [kill_the_rq_worker, restart_redis_empty,
               restart_all_of_gunicorn if args.web_fault == "all" else kill_one_web_worker, restart_postgres]
+    if args.receiver is not None:
+        faults.insert(1, kill_the_background_process)
     fault_log: list[dict] = []
     began = time.time()
     stop_at = began + args.seconds
@@ -703,12 +711,15 @@ def main() -> None:
                         help="kill one gunicorn worker (the master replaces it), or the whole gunicorn")
     parser.add_argument("--json", type=Path, help="also write the counts, the faults and each lateness here")
     parser.add_argument("--no-webhooks", action="store_true", help="give the users no webhook endpoints")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes; the first is the one killed, the others take its sessions over")
     args = parser.parse_args()
 
     began = time.time()
     postgres = PrivatePostgres().start()
     try:
-        with Receiver() as receiver, production_stack(database_url=postgres.url, WEBHOOK_ALLOW_PRIVATE="1") as stack:
+        with Receiver() as receiver, production_stack(database_url=postgres.url, workers=args.workers,
+                                                       WEBHOOK_ALLOW_PRIVATE="1") as stack:
             args.receiver = None if args.no_webhooks else receiver
             outcome = asyncio.run(run(stack, postgres, args))
     finally:

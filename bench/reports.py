@@ -29,7 +29,7 @@ from tests.live import session_cookie
 from tests.reports_data import add_sessions
 from tests.stacks import production_stack
 
-from .common import percentiles, seed_users
+from .common import percentiles, seed_log_in, seed_users
 
 YEARS = 10
 
@@ -136,7 +136,8 @@ def main() -> None:
         api = requests.Session()
         api.headers["Authorization"] = f"Bearer {token}"
         browser = requests.Session()
-        browser.cookies.set("session", session_cookie(stack.env["SECRET_KEY"], user_id))
+        log_in = seed_log_in(stack.env["DATABASE_URL"], user_id)
+        browser.cookies.set("session", session_cookie(stack.env["SECRET_KEY"], log_in))
         page = browser.get(stack.base + "/", allow_redirects=False)
         assert page.status_code == 200 and 'id="timer"' in page.text, page.status_code
 

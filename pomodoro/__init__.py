@@ -59,6 +59,7 @@ def _settings(app: Flask) -> dict:
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "SOCKET_PING_SECONDS": float(env.get("SOCKET_PING_SECONDS", "25")),
         "SIGNUP_RATE_LIMIT": env.get("SIGNUP_RATE_LIMIT", "5 per minute;20 per hour"),
+        "PASSWORD_HASH_METHOD": env.get("PASSWORD_HASH_METHOD", "scrypt"),
         "SOCKETS_PER_USER": int(env.get("SOCKETS_PER_USER", "50")),
         "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
         "SESSION_COOKIE_SECURE": env.get("SECURE_COOKIES", "0") == "1",
@@ -114,9 +115,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     _init_runtime(app)
 
     from . import api as json_api, auth, errors, pages, schemas, socket  # noqa: I001 (views need the extensions bound)
-    from .worker import worker_command
+    from .worker import background_command, worker_command
 
     ext.api.ERROR_SCHEMA = schemas.Error
+    app.url_map.converters["session_id"] = ext.SessionIdConverter
     ext.api.init_app(app)
     ext.api.register_blueprint(auth.bp)
     for blueprint in json_api.blueprints():
@@ -126,6 +128,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     security.init_app(app)
     app.cli.add_command(worker_command)
+    app.cli.add_command(background_command)
     _check_browser_files(app)
     return app
 
@@ -144,9 +147,9 @@ def _init_runtime(app: Flask) -> None:
     from .timers import LocalTimers, RQTimers
 
     if app.config["REDIS_URL"]:
-        rq_timers = app.extensions["pomodoro.timers"] = RQTimers.connect(app.config["REDIS_URL"])
+        app.extensions["pomodoro.timers"] = RQTimers.connect(app.config["REDIS_URL"])
         app.extensions["pomodoro.events"] = RedisEvents(app.config["REDIS_URL"])
-        app.extensions["pomodoro.background"] = RQBackground(rq_timers.queue)  # the worker runs both
+        app.extensions["pomodoro.background"] = RQBackground.connect(app.config["REDIS_URL"])
     else:
         timers = app.extensions["pomodoro.timers"] = LocalTimers(app)
         app.extensions["pomodoro.events"] = LocalEvents()

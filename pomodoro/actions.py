@@ -18,7 +18,7 @@ from . import announcements as said
 from . import rules
 from .extensions import db
 from .models import Cycle, Session, Task, User, new_id, utcnow
-from .schemas import configuration_json, cycle_json, session_json
+from .schemas import configuration_json, cycle_json, session_json, task_json
 
 
 class NotFound(Exception):
@@ -154,8 +154,7 @@ def _finish(session: Session, now: datetime, end) -> None:
     by_clock = rules.is_overdue(session, now)
     with db.session.no_autoflush:  # a lost race must surface in the commit, as a refusal
         end(session, now)
-        if session.status == rules.COMPLETED:
-            count_toward(session.task_id, session)
+        counted = count_toward(session.task_id, session) if session.status == rules.COMPLETED else None
         rules.advance_cycle(cycle, session, session.completed_at or now)
         following = None
         if session.status == rules.COMPLETED:
@@ -165,6 +164,7 @@ def _finish(session: Session, now: datetime, end) -> None:
     event = said.SESSION_COMPLETED if session.status == rules.COMPLETED else said.SESSION_CANCELLED
     said.announce(user.id, event, {"session": session_json(session),
                                    "next_session": following and session_json(following)})
+    _announce_tasks(user, [counted])
     if cycle.status == rules.FINISHED:
         said.announce(user.id, said.CYCLE_FINISHED, {"cycle": cycle_json(cycle)})
     if following is not None:
@@ -318,14 +318,25 @@ def own_task(user: User, task_id: str) -> Task:
     return own_record(user, Task, task_id, "No such task.", TaskNotFound)
 
 
-def count_toward(task_id: str | None, session: Session, sign: int = 1) -> None:
+def count_toward(task_id: str | None, session: Session, sign: int = 1) -> Task | None:
     """Add a completed focus session to its task's counts (`sign` -1: take it
-    away), in the database itself so concurrent completions all count."""
+    away), in the database itself so concurrent completions all count; the
+    task as the update left it (None if no task counted it)."""
     if task_id is None or session.type != rules.WORK:
-        return
+        return None
     ran = session.duration_seconds - session.remaining_seconds
-    db.session.execute(update(Task).where(Task.id == task_id).values(
-        completed_pomodoros=Task.completed_pomodoros + sign, focused_seconds=Task.focused_seconds + sign * ran))
+    return db.session.scalar(
+        update(Task).where(Task.id == task_id)
+        .values(completed_pomodoros=Task.completed_pomodoros + sign, focused_seconds=Task.focused_seconds + sign * ran)
+        .returning(Task).execution_options(populate_existing=True)
+    )
+
+
+def _announce_tasks(user: User, tasks) -> None:
+    """`task.updated` for each task whose counts moved."""
+    for task in tasks:
+        if task is not None:
+            said.announce(user.id, said.TASK_UPDATED, {"task": task_json(task)})
 
 
 def _session_changed(user: User, session: Session, event: str) -> Session:
@@ -345,8 +356,7 @@ def update_session(user: User, session_id: str, changes: dict, now: datetime | N
     if "task_id" in changes:
         task_id = None if changes["task_id"] is None else own_task(user, changes["task_id"]).id
         if task_id != session.task_id and session.status == rules.COMPLETED:  # its count moves too
-            count_toward(session.task_id, session, -1)
-            count_toward(task_id, session)
+            _announce_tasks(user, [count_toward(session.task_id, session, -1), count_toward(task_id, session)])
         session.task_id = task_id
     if "note" in changes:
         session.note = changes["note"] or None

@@ -4,27 +4,35 @@ inside a request and never on the path that completes sessions.
 One face, `run(job, *args, at=None)`: run the plain function named by the
 dotted path `job` (it takes ids, and runs inside an app context) now or at
 `at`, trying again a few times if it raises. Two adapters behind it:
-- `LocalBackground` (embedded mode, and inside each RQ worker): a scheduler
-  thread and a small pool of threads in this process;
-- `RQBackground` (production): an RQ job on the timer queue, which the
-  `worker` process hands straight to its own `LocalBackground`, so a slow job
-  never holds up the timer jobs behind it on RQ's loop.
+- `LocalBackground` (embedded mode, and inside each `background` process): a
+  scheduler thread and a small pool of threads in this process;
+- `RQBackground` (production): a job due now is pushed on a Redis list (one
+  round trip), a job due later is an RQ job in RQ's schedule; the
+  `background` processes (`RQBackground.work`) take the list in batches and
+  work the RQ queue, and hand each job straight to their own
+  `LocalBackground`, so a slow job never holds up the jobs behind it. (An RQ
+  job costs RQ's dozen Redis round trips one at a time on its loop: too slow
+  for the burst of deliveries a burst of completions makes.) The `worker`
+  processes that keep the clock never run one: what they start is sent by
+  another process.
 
-`every(seconds)` registers a sweep that the reconciler runs periodically in
-both modes, to pick up what a restart lost (work lives in rows; a job only
-says "now").
+`every(seconds)` registers a sweep, run periodically (by the embedded
+process's reconciler, or by each `background` process) to pick up what a
+restart lost (work lives in rows; a job only says "now").
 """
 import heapq
 import itertools
+import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import redis
 from flask import current_app
-from rq import Retry
+from rq import Queue, Retry
 from werkzeug.utils import import_string
 
 from .models import utcnow
@@ -68,6 +76,19 @@ class Sweeps:
                     sweep()
                 except Exception:
                     log.exception("sweep %s failed; it runs again next time", sweep.__name__)
+
+
+def _sweep_forever(app, every: float) -> None:
+    from .extensions import db
+
+    sweeps = Sweeps()
+    while True:
+        with app.app_context():
+            try:
+                sweeps.run_due()
+            finally:
+                db.session.remove()
+        time.sleep(every)
 
 
 class LocalBackground:
@@ -125,25 +146,67 @@ class LocalBackground:
 
 
 class RQBackground:
-    """Production: each job travels as an RQ job to a `worker` process."""
+    """Production: each job travels to a `background` process, through a Redis
+    list if it is due now, as an RQ job if it is due later."""
+
+    QUEUE = "pomodoro-background"
+    NOW = "pomodoro:background:now"  # the list of jobs due now, as JSON [job, args]
+    BATCH = 100
 
     def __init__(self, queue):
         self.queue = queue
 
+    @classmethod
+    def connect(cls, redis_url: str) -> "RQBackground":
+        """The adapter on its queue at `redis_url` (nothing connects until used)."""
+        return cls(Queue(cls.QUEUE, connection=redis.Redis.from_url(redis_url)))
+
+    def work(self, app, sweep_every: float = 1.0) -> None:
+        """Be a `background` process until SIGTERM or SIGINT: RQ's worker and
+        scheduler on this queue, handing each job to this process's threads,
+        and the sweeps."""
+        from .timers import work_queue
+
+        local = app.extensions["pomodoro.background.local"] = LocalBackground(app)
+        threading.Thread(target=_sweep_forever, args=(app, sweep_every), name="sweeps", daemon=True).start()
+        threading.Thread(target=self._take_forever, args=(local,), name="background-list", daemon=True).start()
+        work_queue(self.queue)
+
+    def take(self, local: "LocalBackground", wait: float = 5) -> int:
+        """Hand the jobs due now (waiting up to `wait` seconds for the first)
+        to `local`'s threads; how many there were."""
+        connection = self.queue.connection
+        first = connection.blpop([self.NOW], timeout=wait)
+        if first is None:
+            return 0
+        batch = [first[1], *(connection.lpop(self.NOW, self.BATCH) or [])]
+        for raw in batch:
+            job, args = json.loads(raw)
+            local.run(job, *args)
+        return len(batch)
+
+    def _take_forever(self, local: "LocalBackground") -> None:
+        while True:
+            try:
+                self.take(local)
+            except redis.RedisError as error:  # what was queued lives in rows: the sweeps send it
+                log.warning("could not take background jobs (%s); trying again in a second", error)
+                time.sleep(1)
+
     def run(self, job: str, *args, at: datetime | None = None) -> None:
-        options = {"result_ttl": 0, "failure_ttl": 3600, "retry": Retry(max=len(RETRY_AFTER), interval=list(RETRY_AFTER))}
         try:
             if at is None or at <= utcnow():
-                self.queue.enqueue(hand_over, job, *args, **options)
+                self.queue.connection.rpush(self.NOW, json.dumps([job, list(args)]))
             else:
-                self.queue.enqueue_at(at, hand_over, job, *args, **options)
+                self.queue.enqueue_at(at, hand_over, job, *args, result_ttl=0, failure_ttl=3600,
+                                      retry=Retry(max=len(RETRY_AFTER), interval=list(RETRY_AFTER)))
         except redis.RedisError as error:  # the work is in rows: a sweep queues it again
             log.warning("could not queue %s%r: %s", job, args, error)
 
 
 def hand_over(job: str, *args) -> None:
-    """The RQ job: hand `job` to this worker's own threads (or run it here, in
-    a worker that has none)."""
+    """The RQ job: hand `job` to this process's own threads (or run it here, in
+    a process that has none)."""
     local = current_app.extensions.get("pomodoro.background.local")
     if local is None:
         import_string(job)(*args)

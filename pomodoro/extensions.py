@@ -8,6 +8,7 @@ from flask_sock import Sock
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
+from werkzeug.routing import BaseConverter
 
 
 class Base(DeclarativeBase):
@@ -20,4 +21,15 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 api = Api()
+
+
+class SessionIdConverter(BaseConverter):
+    """A session's id in `/sessions/<id>`: anything but "current", which is a
+    path of its own (so that its `OPTIONS` and 405s name its own methods,
+    not also those of the id's route)."""
+
+    regex = r"(?!current(?![^/]))[^/]+"
+
+
+api.register_converter(SessionIdConverter, lambda converter: {"type": "string"})
 sock = Sock()

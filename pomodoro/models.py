@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from functools import cache
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text, TypeDecorator, func, select
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship, validates
@@ -92,7 +93,7 @@ class User(UserMixin, db.Model):
         return self
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)  # scrypt
+        self.password_hash = generate_password_hash(password, current_app.config["PASSWORD_HASH_METHOD"])
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -108,7 +109,7 @@ class User(UserMixin, db.Model):
         does not tell whether an address has an account."""
         user = User.by_email(email)
         if user is None:
-            check_password_hash(_unknown_user_hash(), password)
+            check_password_hash(_unknown_user_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
             return None
         return user if user.check_password(password) else None
 
@@ -122,9 +123,9 @@ def email_key(email: str) -> str:
 
 
 @cache
-def _unknown_user_hash() -> str:
+def _unknown_user_hash(method: str) -> str:
     """A hash made like every stored one, checked against when no user matches."""
-    return generate_password_hash(secrets.token_hex(16))
+    return generate_password_hash(secrets.token_hex(16), method)
 
 
 class ApiToken(db.Model):

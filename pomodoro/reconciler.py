@@ -4,7 +4,8 @@ died, a completion that failed, a process that died before announcing).
 
 Every pass it says this process lives, completes the overdue sessions no live
 timer is on, gives a timer back to those that lost theirs, has the sockets of
-users whose change was never announced send a fresh `hello`, and runs the
+users whose change was never announced send a fresh `hello`, and (in the
+embedded process, which has no `background` process beside it) runs the
 background sweeps that are due. It works through the faces of the timers
 adapter (`timers.py`) and of the events adapter (`events.py`) only, so the
 same code serves the embedded process and every `worker` process.
@@ -73,8 +74,9 @@ class Reconciler:
     """A thread that reconciles every `every` seconds: the sessions due soon,
     and every `full_every` passes (and the first) every running session."""
 
-    def __init__(self, app, timers, every: float, full_every: int = 1):
+    def __init__(self, app, timers, every: float, full_every: int = 1, sweeps: bool = True):
         self.app = app
+        self.sweeps = Sweeps() if sweeps else None
         self.timers = timers
         self.every = every
         self.full_every = full_every
@@ -89,7 +91,6 @@ class Reconciler:
 
     def _forever(self) -> None:
         passes = 0
-        sweeps = Sweeps()
         while not self._stop.is_set():
             with self.app.app_context():
                 try:
@@ -97,7 +98,8 @@ class Reconciler:
                     counts = reconcile(self.timers, everything=passes % self.full_every == 0)
                     if any(counts.values()):
                         log.info("reconciled: %s", counts)
-                    sweeps.run_due()
+                    if self.sweeps is not None:
+                        self.sweeps.run_due()
                 except Exception:
                     log.exception("reconciling failed; trying again")
                     db.session.rollback()

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, case, cast, func, literal, select, true
+from flask import current_app
+from sqlalchemy import Integer, case, cast, func, literal, select
 
 from . import days, rules
 from .extensions import db
 from .models import Session, Task, User
 
 NOTHING = (0.0, 0, 0, 0)
-STREAK_WINDOWS = (31, 400, None)  # days read back for the current streak (None: all of them)
 
 
 def focused_seconds():
@@ -119,12 +119,37 @@ def hour_rows(found: dict) -> list[dict]:
             for hour in range(24)]
 
 
-def task_rows(found: dict) -> list[dict]:
+def counted_tasks(found: dict) -> dict:
+    """{task id: (title, tags)} of the tasks named by the keys of counts by task
+    (none read when every session was without a task)."""
+    ids = [key for key in found if key]
+    if not ids:
+        return {}
+    rows = db.session.execute(select(Task.id, Task.title, Task.tags).where(Task.id.in_(ids)))
+    return {row.id: (row.title, row.tags or []) for row in rows}
+
+
+def task_rows(found: dict, tasks: dict) -> list[dict]:
     """Focus by task, most first, from counts keyed by task id ("" for no task, or a deleted one)."""
-    titles = dict(db.session.execute(select(Task.id, Task.title).where(Task.id.in_([key for key in found if key]))).all())
-    rows = [{"task_id": key or None, "title": titles.get(key, "No task") if key else "No task",
+    rows = [{"task_id": key or None, "title": tasks[key][0] if key in tasks else "No task",
              "focused_seconds": value[0], "work_sessions": value[1]} for key, value in found.items()]
     return sorted(rows, key=lambda row: (-row["focused_seconds"], row["title"]))
+
+
+def tag_rows(found: dict, tasks: dict) -> list[dict]:
+    """Focus by tag, most first, from the counts by task: a session counts toward every
+    tag of its task (so these add up to more than the total); tags differing only in
+    case are one, named by the first of their spellings in code-point order."""
+    names, seconds, sessions = {}, {}, {}
+    for key, value in found.items():
+        for tag in tasks.get(key, ("", []))[1]:
+            same = tag.lower()
+            names[same] = min(names.get(same, tag), tag)
+            seconds[same] = seconds.get(same, 0) + value[0]
+            sessions[same] = sessions.get(same, 0) + value[1]
+    order = sorted(names, key=lambda same: (-seconds[same], same))
+    return [{"tag": names[same], "focused_seconds": round(seconds[same], 3), "work_sessions": sessions[same]}
+            for same in order]
 
 
 def per_day(user: User, zone: ZoneInfo, first: date, last: date) -> list[dict]:
@@ -133,14 +158,13 @@ def per_day(user: User, zone: ZoneInfo, first: date, last: date) -> list[dict]:
     return day_rows(counts_by(user, local_date(zone, start, end), start, end), first, last)
 
 
-def goal_days(user: User, zone: ZoneInfo, since: datetime | None, now: datetime) -> list[date]:
-    """The local days (ascending) on which the daily goal was met, from `since`
-    (None: the whole history) to `now`."""
+def goal_days(user: User, zone: ZoneInfo, since: datetime | None, end: datetime) -> list[date]:
+    """The local days (ascending) on which the daily goal was met, by the sessions
+    started from `since` (None: the whole history) until `end`."""
     if since is None:
         since = db.session.scalar(select(func.min(Session.started_at)).where(*counted(user)))
         if since is None:
             return []
-    end = now + timedelta(days=1)
     day = local_date(zone, since, end).label("day")
     rows = db.session.scalars(
         select(day).where(*counted(user), Session.started_at >= since, Session.started_at < end)
@@ -149,17 +173,50 @@ def goal_days(user: User, zone: ZoneInfo, since: datetime | None, now: datetime)
     return [as_date(row) for row in rows]
 
 
+RECENT_DAYS = 31  # the current streak reads this many days back; further only when the run goes on
+SETTLED_RUNS = "pomodoro.settled_runs"  # in app.extensions: {(user, zone, goal, day): run ending that day}
+
+
 def current_streak(user: User, now: datetime) -> int:
-    """Days in a row, ending today or yesterday, the goal was met. The recent
-    days are read first; further back only when the run reaches past them."""
+    """Days in a row, ending today or yesterday, the goal was met."""
     zone = ZoneInfo(user.timezone)
     today = days.local_day(now, zone)
-    for window in STREAK_WINDOWS:
-        since = days.day_start(today - timedelta(days=window), zone) if window else None
-        current, _ = days.streaks(goal_days(user, zone, since, now), today)
-        if window is None or current < window - 1:
-            return current
-    return 0  # (not reached: the last window is the whole history)
+    first = today - timedelta(days=RECENT_DAYS)
+    return run_to_today(user, zone, today, goal_days(user, zone, days.day_start(first, zone), now + timedelta(days=1)))
+
+
+def run_to_today(user: User, zone: ZoneInfo, today: date, met: list[date]) -> int:
+    """The current streak from `met`, the goal days of the last RECENT_DAYS days (and
+    maybe more); when the run goes back past those, the run ending the day before
+    them is added (`settled_run`)."""
+    first = today - timedelta(days=RECENT_DAYS)
+    met = [day for day in met if first <= day <= today]
+    current, _ = days.streaks(met, today)
+    if current and met[-current] == first:
+        current += settled_run(user, zone, first - timedelta(days=1))
+    return current
+
+
+def settled_run(user: User, zone: ZoneInfo, day: date) -> int:
+    """The run of goal days ending on `day`, a month or more ago, read from the
+    whole history once a day per process. Such a day is settled: a session
+    counts on the day it started, and the only session that can still complete
+    after starting then is one open now (paused since), so the run is kept only
+    when the user has no open session that old; none can be made later."""
+    end = days.day_start(day + timedelta(days=1), zone)
+    key = (user.id, zone.key, user.daily_goal, day)
+    runs = current_app.extensions.setdefault(SETTLED_RUNS, {})
+    if key in runs:
+        return runs[key]
+    settled = db.session.scalar(select(func.count()).select_from(Session).where(
+        Session.user_id == user.id, Session.status.in_(rules.OPEN_STATUSES), Session.started_at < end)) == 0
+    met = goal_days(user, zone, None, end)
+    run = days.streaks(met, day)[0] if met and met[-1] == day else 0
+    if settled:
+        if len(runs) >= 10_000:
+            runs.clear()
+        runs[key] = run
+    return run
 
 
 def goal_met(user: User, day_rows: list[dict]) -> list[date]:
@@ -168,15 +225,26 @@ def goal_met(user: User, day_rows: list[dict]) -> list[date]:
 
 def streak(user: User, now: datetime, day_rows: list[dict], known: list[dict]) -> dict:
     """The current streak, and the longest run of goal days within the range of `day_rows`.
-    `known` (day rows of a range holding theirs) gives the current one when it reaches
-    today and further back than the run goes; else it is read."""
-    goal = user.daily_goal
+    `known` (day rows of a range holding theirs, up to today) gives the current one when
+    the run starts within it, or when it holds the last RECENT_DAYS days; else they are read."""
     _, longest = days.streaks(goal_met(user, day_rows), day_rows[-1]["date"]) if day_rows else (0, 0)
-    today = days.local_day(now, ZoneInfo(user.timezone))
-    current, _ = days.streaks(goal_met(user, known), today)
-    if not (known and known[-1]["date"] >= today and current < (today - known[0]["date"]).days - 1):
-        current = current_streak(user, now)
-    return {"current": current, "longest": longest, "goal": goal}
+    return {"current": current_from(user, now, known), "longest": longest, "goal": user.daily_goal}
+
+
+def current_from(user: User, now: datetime, known: list[dict]) -> int:
+    """The current streak, from `known` when the run starts within it or it holds the
+    last RECENT_DAYS days (and reaches today); else read."""
+    zone = ZoneInfo(user.timezone)
+    today = days.local_day(now, zone)
+    if not known or known[-1]["date"] < today:
+        return current_streak(user, now)
+    met = [day for day in goal_met(user, known) if day <= today]
+    current, _ = days.streaks(met, today)
+    if not current or met[-current] > known[0]["date"]:
+        return current  # the run starts within `known`
+    if known[0]["date"] <= today - timedelta(days=RECENT_DAYS):
+        return run_to_today(user, zone, today, met)
+    return current_streak(user, now)
 
 
 def totals_of(day_rows: list[dict]) -> dict:
@@ -187,28 +255,6 @@ def totals_of(day_rows: list[dict]) -> dict:
             "average_focused_seconds_per_active_day": round(focused / active, 3) if active else 0,
             "interruptions": {kind: sum(row["interruptions"][kind] for row in day_rows)
                               for kind in ("internal", "external")}}
-
-
-def tag_values():
-    """A task's tags as a table of rows (a JSON array in either database)."""
-    if db.engine.dialect.name == "postgresql":
-        return func.json_array_elements_text(Task.tags).table_valued("value").lateral("tag")
-    return func.json_each(Task.tags).table_valued("value").alias("tag")
-
-
-def per_tag(user: User, start: datetime, end: datetime) -> list[dict]:
-    """Focus by tag over [start, end), most first: a session counts toward every tag of its
-    task (so these add up to more than the total); tags differing only in case are one."""
-    tag = tag_values()
-    name = func.lower(tag.c.value)
-    seconds = func.sum(focused_seconds())
-    rows = db.session.execute(
-        select(func.min(tag.c.value), seconds, func.count())
-        .select_from(Session).join(Task, Session.task_id == Task.id).join(tag, true())
-        .where(*counted(user), Session.started_at >= start, Session.started_at < end)
-        .group_by(name).order_by(seconds.desc(), name)
-    ).all()
-    return [{"tag": row[0], "focused_seconds": round(float(row[1] or 0), 3), "work_sessions": row[2]} for row in rows]
 
 
 def estimates(user: User, start: datetime, end: datetime) -> dict:
@@ -239,9 +285,10 @@ def stats(user: User, first: date, last: date, now: datetime | None = None, wide
         dated = [row for row in wider if first <= row["date"] <= last]
     hours = counts_by(user, local_hour(zone, start, end), start, end)
     by_task = counts_by(user, func.coalesce(Session.task_id, ""), start, end)
+    tasks = counted_tasks(by_task)
     return Stats(first=first, last=last, zone=zone, goal=user.daily_goal, days=dated,
                  hours=hour_rows(hours), totals=totals_of(dated), streak=streak(user, now, dated, wider or dated),
-                 tasks=task_rows(by_task), tags=per_tag(user, start, end), estimates=estimates(user, start, end))
+                 tasks=task_rows(by_task, tasks), tags=tag_rows(by_task, tasks), estimates=estimates(user, start, end))
 
 
 def today(user: User, now: datetime) -> dict:
@@ -249,6 +296,6 @@ def today(user: User, now: datetime) -> dict:
     streak (from the same read of the recent days, unless the streak runs back past them)."""
     zone = ZoneInfo(user.timezone)
     day = days.local_day(now, zone)
-    recent = per_day(user, zone, day - timedelta(days=STREAK_WINDOWS[0]), day)
+    recent = per_day(user, zone, day - timedelta(days=RECENT_DAYS), day)
     return {"done": recent[-1]["work_sessions"], "goal": user.daily_goal,
             "streak": streak(user, now, recent[-1:], recent)["current"]}

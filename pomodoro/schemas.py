@@ -243,8 +243,8 @@ _is_plausible_date = validate.Range(min=date(1900, 1, 1), max=date(2999, 12, 31)
 class DateRange(Schema):
     """Local calendar dates, both included. Query strings: not strict types."""
 
-    from_ = fields.Date(data_key="from", validate=_is_plausible_date,
-                        metadata={"description": "First local day (YYYY-MM-DD)."})
+    from_ = fields.Date(data_key="from", validate=_is_plausible_date, metadata={
+        "description": "First local day (YYYY-MM-DD). Not after `to`, and at most 3,700 days before it: 422 otherwise."})
     to = fields.Date(validate=_is_plausible_date, metadata={"description": "Last local day (YYYY-MM-DD), included."})
 
 
@@ -324,28 +324,50 @@ class CalendarFeed(Schema):
 # -- tasks -------------------------------------------------------------------
 
 class Title(fields.String):
-    """A task title, trimmed: a title of spaces is an empty one."""
+    """A task title or tag: checked as sent (so the document's pattern and
+    lengths say exactly what is accepted), then stored trimmed."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).strip()
-
-
-def _tags_are_unique(tags: list) -> None:
-    if len({tag.casefold() for tag in tags}) != len(tags):
-        raise ValidationError("Tags must differ from each other, ignoring case.")
+    def deserialize(self, *args, **kwargs):
+        value = super().deserialize(*args, **kwargs)
+        return value.strip() if isinstance(value, str) else value
 
 
-TASK_TITLE = [_is_plain_text, validate.Length(min=1, max=200)]
+class Tags(fields.List):
+    """Tags are unique ignoring case: "Work" sent again as "work" is the same
+    tag, kept once, as first written."""
+
+    def deserialize(self, *args, **kwargs):
+        tags = super().deserialize(*args, **kwargs)
+        if not isinstance(tags, list):
+            return tags
+        seen = set()
+        return [tag for tag in tags if not (tag.casefold() in seen or seen.add(tag.casefold()))]
+
+
+class HasText(PlainText):
+    """Plain text with something in it besides spaces (one pattern, for the document)."""
+
+    def __init__(self):
+        super().__init__(r"^[^\x00]*[^\x00\s][^\x00]*$", error="Must contain more than spaces.")
+
+    def __call__(self, value: str) -> str:
+        _is_plain_text(value)  # a NUL is refused as such, not as "only spaces"
+        return super().__call__(value)
+
+
+_has_text = HasText()
+TASK_TITLE = [_has_text, validate.Length(min=1, max=200)]
 TASK_NOTES = [_is_plain_text, validate.Length(max=10000)]
-TASK_TAGS = [validate.Length(max=10), _tags_are_unique]
-TASK_TAG = [_is_plain_text, validate.Length(min=1, max=40)]
+TASK_TAGS = validate.Length(max=10)
+TASK_TAG = [_has_text, validate.Length(min=1, max=40)]
+TAGS_DOC = {"description": "Trimmed; a tag repeated in another case is kept once, as first written."}
 ESTIMATE = validate.Range(min=0, max=99)
 
 
 class NewTask(Schema):
     title = Title(required=True, validate=TASK_TITLE)
     notes = fields.String(load_default="", validate=TASK_NOTES)
-    tags = fields.List(Title(validate=TASK_TAG), load_default=list, validate=TASK_TAGS)
+    tags = Tags(Title(validate=TASK_TAG), load_default=list, validate=TASK_TAGS, metadata=TAGS_DOC)
     estimated_pomodoros = StrictInteger(load_default=0, validate=ESTIMATE)
     active = StrictBoolean(load_default=False)
 
@@ -353,7 +375,7 @@ class NewTask(Schema):
 class TaskChange(Schema):
     title = Title(validate=TASK_TITLE)
     notes = fields.String(validate=TASK_NOTES)
-    tags = fields.List(Title(validate=TASK_TAG), validate=TASK_TAGS)
+    tags = Tags(Title(validate=TASK_TAG), validate=TASK_TAGS, metadata=TAGS_DOC)
     estimated_pomodoros = StrictInteger(validate=ESTIMATE)
     done = StrictBoolean()
     active = StrictBoolean(metadata={"description": "true: the task new focus sessions count toward."})

@@ -33,15 +33,16 @@ from datetime import datetime, timedelta
 
 import redis
 from rq import Queue, SimpleWorker
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
 from .models import utcnow
 
 log = logging.getLogger(__name__)
 ARMED_KEY = "pomodoro:armed:{}"  # "<version> <worker id>": which worker's timer holds the session
-ALIVE_KEY = "pomodoro:worker:{}"  # set while that worker lives
-ALIVE_SECONDS = 3  # a worker that has not said it lives for this long is taken for dead
+# A worker lives while its own connection to Redis, under this name, is open:
+# Redis sees the connection close the moment the process dies, however it dies.
+PRESENCE = "pomodoro-worker-{}"
 
 
 class LocalTimers:
@@ -164,8 +165,11 @@ class LocalTimers:
 class WorkerTimers(LocalTimers):
     """The timers of one `worker` process: jobs from RQ arm them; each armed
     session gets a note in Redis naming this worker, so that the reconcilers
-    of other workers leave it alone while this worker lives (`alive`, every
-    reconciler pass, says so)."""
+    of other workers leave it alone while this worker lives: while its
+    presence, a connection to Redis named after it, is open (`alive`, every
+    reconciler pass, opens it again if Redis lost it). A killed worker's
+    connection closes with it, so the others take its sessions over at
+    their next pass, not after a heartbeat runs out."""
 
     THREADS = 12  # completions mostly wait on the database: overlap them
 
@@ -174,6 +178,8 @@ class WorkerTimers(LocalTimers):
         self.jobs = jobs
         self.connection = jobs.queue.connection
         self.id = uuid.uuid4().hex[:12]
+        pool = self.connection.connection_pool
+        self._presence = pool.connection_class(**{**pool.connection_kwargs, "client_name": PRESENCE.format(self.id)})
 
     def arm(self, session_id, version, ends_at):
         super().arm(session_id, version, ends_at)
@@ -184,7 +190,21 @@ class WorkerTimers(LocalTimers):
             pass  # the note only saves other workers some work
 
     def alive(self) -> None:
-        self.connection.set(ALIVE_KEY.format(self.id), 1, ex=ALIVE_SECONDS)
+        """Keep this worker's presence open: connect (under its name) if it is
+        not, or if Redis lost it."""
+        for attempt in range(2):  # a connection Redis lost (a restart) fails once, then reconnects
+            try:
+                self._presence.send_command("PING")
+                self._presence.read_response()
+                return
+            except (redis.ConnectionError, redis.TimeoutError):
+                self._presence.disconnect()
+                if attempt:
+                    raise
+
+    def stop(self) -> None:
+        super().stop()
+        self._presence.disconnect()
 
     def restore(self, session) -> None:
         """The session's job was lost (Redis flushed, say): queue it again."""
@@ -203,12 +223,10 @@ class WorkerTimers(LocalTimers):
         """For each (version, note) of a session: does a live worker other than
         this one hold that version of the session in its timer?"""
         holders = [self._holder(version, note) for version, note in notes]
-        others = list({holder for holder in holders if holder not in (None, self.id)})
-        with self.connection.pipeline(transaction=False) as pipe:
-            for holder in others:
-                pipe.exists(ALIVE_KEY.format(holder))
-            alive = {holder for holder, found in zip(others, pipe.execute()) if found}
-        return [holder in alive for holder in holders]
+        if not any(holder not in (None, self.id) for holder in holders):
+            return [False] * len(holders)
+        present = {client.get("name") for client in self.connection.client_list(_type="normal")}
+        return [holder not in (None, self.id) and PRESENCE.format(holder) in present for holder in holders]
 
     @staticmethod
     def _holder(version: int, note: bytes | None) -> str | None:
@@ -261,7 +279,7 @@ class RQTimers:
         """Withdraw the job; one already run or gone is fine (a stale job changes nothing)."""
         try:
             Job.fetch(self.job_id(session_id), connection=self.queue.connection).delete()
-        except NoSuchJobError:
+        except (NoSuchJobError, InvalidJobOperation):  # gone before the fetch, or between it and the delete
             pass
         except redis.RedisError as error:
             log.warning("could not withdraw the job of session %s: %s", session_id, error)
@@ -272,24 +290,29 @@ class RQTimers:
 
     def work(self) -> None:
         """Run RQ's worker and its scheduler on this queue (jobs run in this
-        process) until SIGTERM or SIGINT; start it again after anything else."""
-        os.register_at_fork(after_in_child=_stops_when_parent_dies(os.getpid()))
-        while True:
-            worker = None
-            try:
-                worker = PomodoroWorker([self.queue], connection=self.queue.connection,
-                                        worker_ttl=18, maintenance_interval=3)
-                worker.work(with_scheduler=True, logging_level="WARNING")
-            except redis.ConnectionError:
-                pass
-            # RQ's loop also ends, without raising, on any error it did not expect
-            # (Redis going away in the middle of a job, say); only a signal stops us.
-            if worker is not None and worker.asked_to_stop:
-                return
-            log.warning("RQ's worker loop ended (Redis unreachable?); it starts again in a second")
-            time.sleep(1)
-            if worker is not None and worker.asked_to_stop:  # a signal while we waited
-                return
+        process) until SIGTERM or SIGINT."""
+        work_queue(self.queue)
+
+
+def work_queue(queue) -> None:
+    """RQ's worker and its scheduler on `queue`, jobs run in this process,
+    until SIGTERM or SIGINT; started again after anything else."""
+    os.register_at_fork(after_in_child=_stops_when_parent_dies(os.getpid()))
+    while True:
+        worker = None
+        try:
+            worker = PomodoroWorker([queue], connection=queue.connection, worker_ttl=18, maintenance_interval=3)
+            worker.work(with_scheduler=True, logging_level="WARNING")
+        except redis.ConnectionError:
+            pass
+        # RQ's loop also ends, without raising, on any error it did not expect
+        # (Redis going away in the middle of a job, say); only a signal stops us.
+        if worker is not None and worker.asked_to_stop:
+            return
+        log.warning("RQ's worker loop ended (Redis unreachable?); it starts again in a second")
+        time.sleep(1)
+        if worker is not None and worker.asked_to_stop:  # a signal while we waited
+            return
 
 
 def _stops_when_parent_dies(parent: int):

@@ -4,8 +4,9 @@ their events (Standard Webhooks v1). The rules are in `webhook_rules`.
 A delivery is a row written in the same transaction as the change it tells
 of (`record_deliveries`, a before-commit hook of every action), so it
 cannot be lost, nor sent before the change is stored. After the commit it
-is handed to background work (`queue_deliveries`), which hands it on to
-this process's `Sender`: a pool of threads bounded per destination (scheme,
+is handed to background work (`queue_deliveries`), which hands it on to the
+`Sender` of the process that runs it (in production a `background` process,
+never a `worker`): a pool of threads bounded per destination (scheme,
 host and port), so endpoints that hang hold at most `PER_DESTINATION` of its
 threads, however many of them point there, and the others go on. An attempt first takes a lease on its row (a compare-and-set), so two
 processes never send the same attempt; a process that dies mid-attempt
@@ -13,6 +14,7 @@ lets the lease run out and the sweep sends it again, with the same
 `webhook-id`. Sending never happens in a request or on the path that
 completes sessions.
 """
+import http.client
 import json
 import logging
 import random
@@ -25,6 +27,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from flask import current_app
 from sqlalchemy import delete as delete_rows, func, select, update
 from sqlalchemy import event as orm_event
@@ -197,17 +200,9 @@ def _forget(session, _previous_transaction) -> None:
 
 
 def _dispatch_later(made: list) -> None:
-    """Hand new deliveries to a sender: this process's own if it has one (the
-    worker, whose completions make most of them: a job through RQ would cost
-    each one RQ's dozen Redis round trips, one at a time on its job loop),
-    else background work."""
-    if not made:
-        return
-    if "pomodoro.background.local" in current_app.extensions:
-        local = sender(current_app)
-        for delivery in made:
-            local.submit(destination(delivery.webhook.url), delivery.id)
-        return
+    """Hand new deliveries to background work, which hands them to the sender
+    of a process that does not keep the clock (a `background` process, or the
+    embedded one's own threads)."""
     for delivery in made:
         background.run(DISPATCH, delivery.id, destination(delivery.webhook.url))
 
@@ -390,39 +385,55 @@ def post(url: str, message_id: str, body: str, signing: list[str]) -> Answer:
         "webhook-timestamp": str(timestamp),
         "webhook-signature": rules.sign(signing, message_id, timestamp, body),
     }
-    timeout = urllib3.Timeout(connect=TIMEOUT, read=TIMEOUT)
     if scheme == "https":  # connect to the checked address; the certificate must name the host
-        pool = urllib3.HTTPSConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1,
-                                           server_hostname=host, assert_hostname=host, cert_reqs="CERT_REQUIRED")
+        connection = HTTPSConnection(address, port, timeout=TIMEOUT, server_hostname=host, assert_hostname=host,
+                                     cert_reqs="CERT_REQUIRED")
     else:
-        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1)
+        connection = HTTPConnection(address, port, timeout=TIMEOUT)
+    # The socket's timeout bounds each wait for a byte; this bounds the whole
+    # attempt, against an endpoint that trickles its answer a byte at a time.
+    timed_out, opened = threading.Event(), []
+    cut_off = threading.Timer(TIMEOUT, _cut_off, (connection, opened, timed_out))
+    cut_off.daemon = True
+    cut_off.start()
     try:
-        response = pool.urlopen("POST", path, body=body.encode(), headers=headers, redirect=False,
-                                retries=False, preload_content=False, assert_same_host=False)
-        try:
-            content = _read_some(response, started)
-        finally:
-            response.release_conn()
+        connection.request("POST", path, body=body.encode(), headers=headers, preload_content=False)
+        opened.append(connection.sock)  # the response keeps reading it after a `Connection: close`
+        response = connection.getresponse()
+        content = _read_some(response)
+        if timed_out.is_set():  # cut off mid-body: what came is not the whole answer
+            raise TimeoutError("the answer took too long")
         return Answer(response.status, content.decode("utf-8", "replace")[:KEEP_BODY],
                       None if 200 <= response.status < 300 else _status_error(response.status),
                       response.headers.get("Retry-After"), _elapsed(started))
-    except TimeoutError_ as error:
-        return Answer(error=f"No answer within {TIMEOUT:g} s ({type(error).__name__}).", duration_ms=_elapsed(started))
-    except (urllib3.exceptions.HTTPError, OSError) as error:
+    except (*TimeoutError_, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as error:
+        if timed_out.is_set() or isinstance(error, TimeoutError_):
+            return Answer(error=f"No answer within {TIMEOUT:g} s ({type(error).__name__}).",
+                          duration_ms=_elapsed(started))
         return Answer(error=f"Could not deliver: {error}"[:500], duration_ms=_elapsed(started))
     finally:
-        pool.close()
+        cut_off.cancel()
+        connection.close()
+
+
+def _cut_off(connection, opened: list, timed_out: threading.Event) -> None:
+    """The attempt's time is up: end its connection, which ends any wait on it."""
+    timed_out.set()
+    sock = connection.sock or (opened[0] if opened else None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 TimeoutError_ = (urllib3.exceptions.TimeoutError, TimeoutError, socket.timeout)
 
 
-def _read_some(response, started: float) -> bytes:
-    """Up to MAX_READ bytes of the body, within what is left of TIMEOUT."""
+def _read_some(response) -> bytes:
+    """Up to MAX_READ bytes of the body (the attempt's cut-off bounds how long it takes)."""
     content = b""
     while len(content) < MAX_READ:
-        if time.monotonic() - started > TIMEOUT:
-            raise TimeoutError("the answer took too long")
         chunk = response.read(min(8192, MAX_READ - len(content)))
         if not chunk:
             break

@@ -1,15 +1,19 @@
-"""`flask --app wsgi worker`: the production timer engine.
+"""The production processes besides `web`, as Flask commands:
 
-One process runs three things, each owned by its adapter:
+`flask --app wsgi worker`, the timer engine. One process runs three things,
+each owned by its adapter:
 - RQ's worker and scheduler on the timer queue (`RQTimers.work`): jobs run in
-  this process, so the timers they arm live here, and background jobs are
-  handed to this process's own threads (`background.LocalBackground`);
+  this process, so the timers they arm live here;
 - the precise timers (`timers.WorkerTimers`) that complete sessions on their
   `ends_at`;
-- the reconciler (`reconciler.Reconciler`): every second it says this worker
-  lives and looks at the sessions due soon, every 15 seconds at every running
-  session.
+- the reconciler (`reconciler.Reconciler`): four times a second it says this
+  worker lives and looks at the sessions due soon, every 15 seconds at every
+  running session.
 Several such processes can run side by side: completion is a compare-and-set.
+
+`flask --app wsgi background`, the background work (`RQBackground.work`):
+webhook deliveries and the sweeps, in a process of their own, so that sending
+never competes with the clock for a worker's interpreter.
 """
 import gc
 import logging
@@ -20,13 +24,12 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
-from .background import LocalBackground
 from .extensions import db
 from .reconciler import Reconciler
 from .timers import WorkerTimers
 
 log = logging.getLogger(__name__)
-FULL_PASS_EVERY = 15  # reconciler passes: the others look only at the sessions due soon
+FULL_PASS_SECONDS = 15  # how often a reconciler pass looks at every running session; the others, at those due soon
 
 
 def _open_connections(count: int) -> None:
@@ -53,7 +56,8 @@ def _tune_for_latency() -> None:
 
 
 @click.command("worker")
-@click.option("--reconcile-every", default=1.0, show_default=True, help="Seconds between reconciler passes.")
+@click.option("--reconcile-every", default=0.25, show_default=True,
+              help="Seconds between reconciler passes (a dead worker's sessions are taken over at the next).")
 @with_appcontext
 def worker_command(reconcile_every: float) -> None:
     """Run the timer engine: RQ worker and scheduler, precise timers, reconciler."""
@@ -63,6 +67,16 @@ def worker_command(reconcile_every: float) -> None:
     jobs = app.extensions["pomodoro.timers"]
     _tune_for_latency()
     timers = app.extensions["pomodoro.worker"] = jobs.worker_timers(app)
-    app.extensions["pomodoro.background.local"] = LocalBackground(app)
-    Reconciler(app, timers, every=reconcile_every, full_every=FULL_PASS_EVERY).start()
+    full_every = max(1, round(FULL_PASS_SECONDS / reconcile_every))
+    Reconciler(app, timers, every=reconcile_every, full_every=full_every, sweeps=False).start()
     jobs.work()
+
+
+@click.command("background")
+@with_appcontext
+def background_command() -> None:
+    """Run the background work: webhook deliveries and the sweeps."""
+    app = current_app._get_current_object()
+    if not app.config["REDIS_URL"]:
+        raise click.UsageError("Background work needs REDIS_URL; without it `flask run` does it itself.")
+    app.extensions["pomodoro.background"].work(app)

@@ -17,7 +17,10 @@ DESKTOP = {"width": 1280, "height": 860}
 PASSWORD = "correct horse battery"
 SERVER_SETTINGS = {"LOGIN_RATE_LIMIT": "1000 per minute"}  # every test signs up and logs in from one address
 
-expect.set_options(timeout=10_000)
+# Generous: a test waits only as long as the page takes, and on a loaded
+# two-core machine a server and Chromium sharing it sometimes take seconds.
+TIMEOUT = 20_000
+expect.set_options(timeout=TIMEOUT)
 
 
 @contextmanager
@@ -33,17 +36,22 @@ def launched_browser():
 def new_context(browser, server, **options):
     options.setdefault("viewport", DESKTOP)
     context = browser.new_context(base_url=server.base, **options)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(TIMEOUT)
     return context
 
 
-def sign_up(page, email: str, name: str = "Ada") -> None:
+def sign_up(page, email: str, name: str = "Ada", live: bool = True) -> None:
+    """Create an account and land on the timer page; unless `live` is False (a
+    test that blocks the socket), wait until the page says it is live: the
+    socket's hello is heard and what it asked for is shown."""
     page.goto("/signup")
     page.get_by_label("Name").fill(name)
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
     expect(page.locator("#timer")).to_be_visible()
+    if live:
+        expect(page.locator("#live")).to_have_attribute("data-state", "on")
 
 
 def go(page, name: str) -> None:

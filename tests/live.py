@@ -13,6 +13,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 import websocket
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,6 +150,10 @@ class Client:
         self.email, self.password = email, password
         self.http = requests.Session()
         self.http.headers.update(account.headers)
+        # A kept-alive connection that gunicorn closes (after 2 s idle) just as a
+        # request goes out is reset; a GET is safe to send again, as browsers do.
+        self.http.mount("http://", HTTPAdapter(max_retries=Retry(total=1, connect=1, read=1, status=0, other=0,
+                                                                 allowed_methods=frozenset({"GET"}))))
 
     def call(self, method: str, path: str, expect: int = 200, **kwargs):
         response = self.http.request(method, self.base + path, timeout=10, **kwargs)

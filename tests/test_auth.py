@@ -6,6 +6,7 @@ import re
 import pytest
 from sqlalchemy import text
 
+from pomodoro import create_app
 from pomodoro.extensions import db
 from pomodoro.models import BrowserSession
 
@@ -25,6 +26,13 @@ def log_in(client, email, password):
     return client.post("/auth/token", json={"email": email, "password": password})
 
 
+def test_scrypt_is_the_default_hash(monkeypatch):
+    monkeypatch.delenv("PASSWORD_HASH_METHOD", raising=False)
+    app = create_app({"SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": "sqlite://", "REDIS_URL": None})
+    assert app.config["PASSWORD_HASH_METHOD"] == "scrypt"
+
+
+@pytest.mark.parametrize("app_config", [{"PASSWORD_HASH_METHOD": "scrypt"}], ids=["scrypt"])
 def test_passwords_are_stored_as_salted_scrypt_hashes(client, app, auth):
     auth.sign_up(email="ada@example.org", password="correct horse battery")
     auth.sign_up(email="bo@example.org", password="correct horse battery")
@@ -32,6 +40,15 @@ def test_passwords_are_stored_as_salted_scrypt_hashes(client, app, auth):
     assert all(stored.startswith("scrypt:") for stored in hashes), hashes
     assert not any("correct horse" in stored for stored in hashes)
     assert hashes[0] != hashes[1]  # salted: the same password never looks the same twice
+
+
+def test_a_change_of_hash_method_keeps_every_stored_password_working(client, app, auth):
+    ada = auth.sign_up(email="ada@example.org")
+    app.config["PASSWORD_HASH_METHOD"] = "scrypt"
+    assert log_in(client, ada.email, ada.password).status_code == 201
+    auth.sign_up(email="bo@example.org")
+    hashes = [row.password_hash for row in rows(app, "SELECT password_hash FROM users ORDER BY email")]
+    assert [stored.split(":", 1)[0] for stored in hashes] == ["pbkdf2", "scrypt"]
 
 
 def test_tokens_are_stored_only_as_their_sha256(client, app, auth):

@@ -10,7 +10,7 @@ from flask import current_app
 from rq import SimpleWorker
 
 from pomodoro import background
-from pomodoro.background import LocalBackground, RQBackground
+from pomodoro.background import LocalBackground, RQBackground, hand_over
 from pomodoro.models import utcnow
 
 from .live import wait_until
@@ -108,14 +108,29 @@ def queue(app, clean_redis):
     return app.extensions["pomodoro.background"].queue
 
 
-def test_over_rq_a_job_reaches_the_workers_own_threads(app, db, queue):
-    assert isinstance(app.extensions["pomodoro.background"], RQBackground)
-    background.run(RECORD, "over rq")
-    assert queue.count == 1 and RAN == [], "queued, not run in the request"
+def test_over_redis_a_job_due_now_reaches_a_background_process_threads(app, db, queue):
+    adapter = app.extensions["pomodoro.background"]
+    assert isinstance(adapter, RQBackground)
+    background.run(RECORD, "over redis")
+    background.run(RECORD, "and another")
+    assert queue.connection.llen(RQBackground.NOW) == 2 and RAN == [], "queued, not run in the request"
+    local = LocalBackground(app)
+    try:
+        assert adapter.take(local, wait=1) == 2, "taken in one batch"
+        [(_, _, thread, _)] = wait_until(lambda: ran("over redis"), 5, message="the process's threads to run it")
+        assert thread.startswith("background")
+        wait_until(lambda: ran("and another"), 5, message="the second job")
+        assert adapter.take(local, wait=0.1) == 0, "nothing left"
+    finally:
+        local.stop()
+
+
+def test_over_rq_a_job_due_later_reaches_a_background_process_threads(app, db, queue):
+    queue.enqueue(hand_over, RECORD, "over rq")  # what RQ's scheduler puts on the queue once it is due
     local = app.extensions["pomodoro.background.local"] = LocalBackground(app)
     try:
         SimpleWorker([queue], connection=queue.connection).work(burst=True)
-        [(_, _, thread, _)] = wait_until(lambda: ran("over rq"), 5, message="the worker's threads to run it")
+        [(_, _, thread, _)] = wait_until(lambda: ran("over rq"), 5, message="the process's threads to run it")
         assert thread.startswith("background"), "handed over, not run on RQ's own loop"
     finally:
         local.stop()
@@ -143,7 +158,10 @@ def test_the_reconciler_runs_each_sweep_about_as_often_as_it_asked(app):
 
     @background.every(0.2)
     def sweep():
-        ran_at.append(utcnow())
+        # Sweeps are registered for every app in the process: count this app's
+        # reconciler only, not one an earlier test's app left running.
+        if current_app._get_current_object() is app:
+            ran_at.append(utcnow())
 
     try:
         app.extensions["pomodoro.timers"].start(reconcile_every=0.05)  # as a first request does, but quicker

@@ -240,6 +240,16 @@ def test_a_wrong_method_is_a_json_405_that_says_what_is_allowed(client, app, ada
     assert stored_rows(app) == before
 
 
+def test_the_current_session_offers_only_its_own_methods(client, ada):
+    """`/sessions/current` is not a session id: what it allows is GET alone,
+    not also the PATCH of `/sessions/<id>`."""
+    api, _ids = ada
+    for method in ("OPTIONS", "PATCH"):
+        response = client.open("/sessions/current", method=method, json={}, headers=api.who.headers)
+        assert sorted(response.headers["Allow"].split(", ")) == ["GET", "HEAD", "OPTIONS"], method
+    assert_error(client.patch("/sessions/current", json={"note": "n"}, headers=api.who.headers), 405, "method_not_allowed")
+
+
 def test_an_e_mail_is_taken_in_any_letter_case(client, app):
     first = client.post("/users", json={"email": "Ada.Lovelace@Example.org", "password": "correct horse"})
     assert first.status_code == 201

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import redis as redis_lib
 from rq import Queue
+from rq.job import Job
 
 from pomodoro import actions, jobs
 from pomodoro.events import RESYNC, Listener
@@ -106,6 +107,24 @@ def test_starting_schedules_one_job_due_before_ends_at_and_pausing_withdraws_it(
     assert registry.get_job_ids() == [job_id], "resuming schedules again, under the same id"
 
 
+def test_pausing_as_the_worker_finishes_the_job_is_still_a_pause(ada, rq_queue, monkeypatch):
+    """The job can run (and, kept for no time, vanish) between the fetch that
+    finds it and its delete: the pause goes through all the same."""
+    session = actions.start_session(ada)
+    fetch = Job.fetch
+
+    def fetched_then_run(job_id, connection):
+        job = fetch(job_id, connection=connection)
+        rq_queue.scheduled_job_registry.remove(job)  # taken off the schedule, run,
+        connection.delete(job.key)  # and gone, as a job kept for no time (result_ttl=0)
+        return job
+
+    monkeypatch.setattr(Job, "fetch", staticmethod(fetched_then_run))
+    paused = actions.pause_session(ada, session.id)
+    assert paused.status == "paused"
+    assert rq_queue.scheduled_job_registry.get_job_ids() == []
+
+
 def test_the_job_arms_the_workers_timer_which_completes_on_ends_at(app, ada, rq_queue, heard):
     ada.work_seconds = 1
     _db.session.commit()
@@ -164,8 +183,11 @@ def test_a_dead_workers_sessions_are_taken_over_at_once(app, ada, rq_queue, db):
     dead, other, third = (worker_timers(app) for _ in range(3))
     try:
         app.extensions["pomodoro.timers"].cancel(session.id)  # its job ran, which leaves no job behind,
-        dead.arm(session.id, session.version, session.ends_at)  # and armed this worker; then it was killed
+        dead.alive()
+        dead.arm(session.id, session.version, session.ends_at)  # and armed this worker
         two_seconds_before_its_end = session.ends_at - timedelta(seconds=2)
+        assert reconcile(other, now=two_seconds_before_its_end, everything=False)["armed"] == 0, "left to it"
+        dead.stop()  # then it was killed, which closes its connections to Redis
         assert reconcile(other, now=two_seconds_before_its_end, everything=False)["armed"] == 1
         assert other.armed(session.id, session.version)
 

@@ -53,6 +53,29 @@ def test_a_worker_killed_mid_flight_loses_nothing(production):
         assert_completed_once(user, listener, following)
 
 
+def test_a_second_worker_takes_a_killed_workers_sessions_over_at_once():
+    """The killed worker held every session in its timer; the other one knows
+    at its next pass (not after a heartbeat runs out) and completes them on
+    time, give or take a loaded machine."""
+    with production_stack(workers=2) as stack:
+        notes = redis.Redis.from_url(stack.redis.url)
+        holder, other = stack.workers
+        other.stop()  # so that every job goes to `holder`
+        users, listeners, sessions = run_users(stack, 4, work_seconds=6, auto_start_breaks=False)
+        wait_until(lambda: all(notes.exists(f"pomodoro:armed:{s['id']}") for s in sessions), 10,
+                   message="the worker to arm every session")
+        other.start()
+        wait_until(lambda: notes.scard("rq:workers") == 3, 20, message="the second worker to be up")  # + background
+        last_moment = min(parse_time(s["ends_at"]).timestamp() for s in sessions) - 0.5
+        assert time.time() < last_moment, "the second worker came up too late for this test"
+        wait_until(lambda: time.time() >= last_moment, 10, message="half a second before the first end")
+        holder.stop(signal.SIGKILL)
+        for user, listener, session in zip(users, listeners, sessions):
+            assert_completed_once(user, listener, session)
+            arrived = listener.arrivals("session.completed")[0][0]
+            assert arrived - parse_time(session["ends_at"]).timestamp() < 1.5, "taken over at once"
+
+
 def test_the_worker_stops_at_once_on_sigterm_and_the_next_one_carries_on(production):
     notes = redis.Redis.from_url(production.redis.url)
     wait_until(lambda: any(notes.hget(key, "state") == b"idle" for key in notes.smembers("rq:workers")), 20,

@@ -9,6 +9,11 @@ from .live import Listener, completed_session, parse_time, wait_until
 from .stacks import stack  # noqa: F401  (the module-scoped fixture)
 
 
+# "Promptly" here means within a second on a loaded test machine; how late
+# notices really are is measured by bench/lateness.py, not by a test.
+PROMPTLY = 1.0
+
+
 def lateness(listener, session):
     """Seconds between the session's ends_at and the notice reaching the listener."""
     arrived, _ = next((at, frame) for at, frame in listener.arrivals("session.completed")
@@ -26,7 +31,7 @@ def test_every_socket_of_the_user_hears_the_completion_and_no_one_else(stack):
         frame = listener.wait_for(lambda f: completed_session(f, session["id"]), message="session.completed")
         assert frame["data"]["session"]["status"] == "completed"
         assert frame["data"]["next_session"] is None
-        assert 0 <= lateness(listener, session) < 0.5, "never early, and promptly"
+        assert 0 <= lateness(listener, session) < PROMPTLY, "never early, and promptly"
     assert [frame["event"] for frame in bobs.events()] == ["hello"]
     stored = ada.call("GET", f"/sessions/{session['id']}")
     assert stored["status"] == "completed" and stored["completed_at"] == session["ends_at"]
@@ -75,7 +80,7 @@ def test_a_paused_session_does_not_complete_and_a_resumed_one_completes_later(st
     remaining = paused["remaining_seconds"]
     assert before + remaining - 0.002 <= moved_to <= after + remaining + 0.002, "ends_at = resume time + remaining"
     listener.wait_for(lambda f: completed_session(f, session["id"]), message="completion after resume")
-    assert 0 <= lateness(listener, resumed) < 0.5
+    assert 0 <= lateness(listener, resumed) < PROMPTLY
     assert len(listener.events("session.completed")) == 1
 
 

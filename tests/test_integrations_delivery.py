@@ -5,7 +5,12 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
+import ssl
+import subprocess
+import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -115,6 +120,70 @@ def test_an_endpoint_that_does_not_answer_in_time_is_a_failed_attempt(client, au
     assert "No answer within 1 s" in delivery["error"]
     assert delivery["duration_ms"] < 2500
     assert delivery["next_attempt_at"] is not None
+
+
+@contextmanager
+def trickling_endpoint(seconds: float, head: bytes = b""):
+    """An endpoint that reads the request, sends `head` at once, then the rest
+    of its answer a byte at a time, 0.2 s apart, for `seconds`."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(head)
+            rest = b"a" * int(seconds * 5) if head else b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * int(seconds * 5)
+            for byte in rest:
+                if stop.wait(0.2):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+
+
+@pytest.mark.parametrize("head", [b"", b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"],
+                         ids=["headers trickled", "body trickled after a 200"])
+def test_an_endpoint_that_trickles_its_answer_gets_the_whole_attempt_timeout_not_more(client, auth, monkeypatch, head):
+    """Each byte comes well within the timeout, but the attempt as a whole may not
+    outlast it; a 200 whose body was still coming is no success."""
+    monkeypatch.setattr(webhooks, "TIMEOUT", 1.0)
+    monkeypatch.setattr(webhook_rules, "SCHEDULE", (0, 3600))
+    ada = auth.sign_up()
+    with trickling_endpoint(seconds=10, head=head) as url:
+        hook = add_webhook(client, ada, url)
+        client.post(f"/webhooks/{hook['id']}/test", headers=ada.headers)
+        [delivery] = wait_until(lambda: [one for one in log(client, ada, hook) if one["attempts"] == 1], 10)
+    assert delivery["status"] == "pending" and delivery["response_code"] is None
+    assert "No answer within 1 s" in delivery["error"]
+    assert delivery["duration_ms"] < 2500
+
+
+def test_an_https_endpoint_must_show_a_certificate_we_trust(client, auth, monkeypatch, tmp_path):
+    """The https path checks the certificate: a self-signed one is refused, and nothing is sent."""
+    monkeypatch.setattr(webhook_rules, "SCHEDULE", (0, 3600))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", tmp_path / "key.pem", "-out", tmp_path / "cert.pem"], check=True, capture_output=True)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    with Receiver() as receiver:
+        receiver.server.socket = tls.wrap_socket(receiver.server.socket, server_side=True)
+        ada = auth.sign_up()
+        hook = add_webhook(client, ada, receiver.url.replace("http://", "https://"))
+        client.post(f"/webhooks/{hook['id']}/test", headers=ada.headers)
+        [delivery] = wait_until(lambda: [one for one in log(client, ada, hook) if one["attempts"] == 1], 10)
+        assert receiver.count() == 0
+    assert delivery["response_code"] is None and "CERTIFICATE_VERIFY_FAILED" in delivery["error"], delivery["error"]
 
 
 def test_a_redirect_is_not_followed(client, auth, monkeypatch):

@@ -217,3 +217,12 @@ def test_feed_events_take_the_task_title_and_the_note(client, auth, db):
 def test_guessing_feed_secrets_is_rate_limited(client):
     answers = [client.get(f"/calendar/guess{number}.ics").status_code for number in range(121)]
     assert set(answers[:120]) == {404} and answers[120] == 429
+
+
+def test_exports_are_limited_per_user_in_both_formats_together(client, auth):
+    account, other = auth.sign_up(), auth.sign_up()
+    answers = [client.get(f"/export/sessions.{kind}", headers=account.headers).status_code
+               for kind in ["csv", "json"] * 10 + ["csv"]]
+    assert set(answers[:20]) == {200} and answers[20] == 429
+    assert client.get("/export/sessions.json", headers=account.headers).json["error"]["code"] == "rate_limited"
+    assert client.get("/export/sessions.csv", headers=other.headers).status_code == 200

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import update
 
 from pomodoro import reports, rules
-from pomodoro.models import User
+from pomodoro.models import Cycle, Session, User
 
 from .reports_data import add_sessions, utc
 
@@ -160,6 +161,34 @@ def test_a_current_streak_longer_than_the_first_look_back_is_counted_whole(clien
     now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     seed(db, account, [(now - timedelta(days=back), 60) for back in range(1, 451)])
     assert stats(client, account)["streak"] == {"current": 450, "longest": 7 - 1, "goal": 1}
+
+
+def test_a_session_paused_a_month_ago_that_completes_now_joins_the_streak(client, auth, db):
+    """The run of goal days older than a month is kept between reads, except while a
+    session that old is still open: completing it changes the day it started on."""
+    account = auth.sign_up(daily_goal=1)
+    now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    seed(db, account, [(now - timedelta(days=back), 60) for back in [*range(1, 35), *range(36, 51)]])
+    [paused] = seed(db, account, [(now - timedelta(days=35), 60, 1500)], status=rules.PAUSED)
+    db.session.execute(update(Cycle).where(Cycle.id == db.session.get(Session, paused).cycle_id)
+                       .values(status=rules.ACTIVE, finished_at=None))
+    db.session.commit()
+    assert stats(client, account)["streak"]["current"] == 34
+    assert stats(client, account)["streak"]["current"] == 34  # read again: the same
+
+    finished = client.patch(f"/sessions/{paused}/status", json={"status": rules.COMPLETED}, headers=account.headers)
+    assert finished.status_code == 200, finished.json
+
+    assert stats(client, account)["streak"]["current"] == 50
+
+
+def test_a_long_streak_read_again_counts_todays_session(client, auth, db):
+    account = auth.sign_up(daily_goal=1)
+    now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    seed(db, account, [(now - timedelta(days=back), 60) for back in range(1, 61)])
+    assert stats(client, account)["streak"]["current"] == 60
+    seed(db, account, [(datetime.now(UTC) - timedelta(minutes=5), 60)])
+    assert stats(client, account)["streak"]["current"] == 61
 
 
 def test_a_streak_ends_when_yesterday_missed_the_goal(client, auth, db):

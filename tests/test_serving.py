@@ -72,7 +72,7 @@ def test_a_clean_clone_built_by_the_readme_serves_pages_whose_scripts_run(tmp_pa
             run_env = {**env, "PATH": f"{clone / '.venv/bin'}:{env['PATH']}", "DATABASE_URL": database_url,
                        "REDIS_URL": redis.url, "SECRET_KEY": "deploy-test", "PORT": str(port), "WEB_CONCURRENCY": "1"}
             subprocess.run(["bash", "-c", procfile("release")], cwd=clone, env=run_env, check=True, timeout=120)
-            for kind in ("web", "worker"):
+            for kind in ("web", "worker", "background"):  # every process of the Procfile
                 processes.append(subprocess.Popen(["bash", "-c", f"exec {procfile(kind)}"], cwd=clone, env=run_env,
                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                                   start_new_session=True))

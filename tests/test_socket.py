@@ -59,7 +59,10 @@ def test_a_stuck_client_does_not_delay_anyone_elses_notice(stack):
     session = ada.start()
     frame = listener.wait_for(lambda f: completed_session(f, session["id"]), message="Ada's completion")
     arrived = next(at for at, f in listener.arrivals("session.completed") if f is frame)
-    assert 0 <= arrived - parse_time(session["ends_at"]).timestamp() < 0.5
+    # A relay held up by the stuck socket would keep Ada waiting until that
+    # socket is dropped; her notice comes at her session's end (the bound
+    # leaves room for a loaded machine, lateness is measured in bench/).
+    assert 0 <= arrived - parse_time(session["ends_at"]).timestamp() < 2
     stuck.close()
 
 

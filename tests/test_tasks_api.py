@@ -78,6 +78,12 @@ def test_a_title_is_trimmed(ada):
     assert ada.add("  Read  ")["title"] == "Read"
 
 
+def test_tags_are_trimmed_and_one_repeated_in_another_case_is_kept_once(ada):
+    task = ada.add("Plan", tags=[" Work ", "home", "work", "WORK", "Home "])
+    assert task["tags"] == ["Work", "home"]
+    assert ada.change(task["id"], tags=["a", "A", "b"])["tags"] == ["a", "b"]
+
+
 def test_any_field_can_be_changed(ada):
     task = ada.add("Draft")
     changed = ada.change(task["id"], title="Final", notes="n", tags=["a"], estimated_pomodoros=5)

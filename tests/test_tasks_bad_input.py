@@ -21,7 +21,7 @@ TASK_BAD_REQUESTS = {
         ("POST", "/tasks"), ("PATCH", TASK), ("PATCH", SESSION), ("PATCH", EXTEND), ("POST", INTERRUPT)]],
     "bad titles": [
         *[("POST", "/tasks", {"title": value}, 422, "title")
-          for value in ("", "   ", "x" * 201, None, 5, ["x"], NUL, "a" + SURROGATE)],
+          for value in ("", "   ", "\t\n", "x" * 201, "x" * 200 + " ", None, 5, ["x"], NUL, "a" + SURROGATE)],
         ("POST", "/tasks", {}, 422, "title"),
         *[("PATCH", TASK, {"title": value}, 422, "title") for value in ("", "x" * 201, None)],
     ],
@@ -32,10 +32,9 @@ TASK_BAD_REQUESTS = {
     ],
     "bad tags": [
         ("POST", "/tasks", {"title": "t", "tags": [f"tag{n}" for n in range(11)]}, 422, "tags"),
-        ("POST", "/tasks", {"title": "t", "tags": ["Work", "work"]}, 422, "tags"),
         *[("POST", "/tasks", {"title": "t", "tags": value}, 422, "tags")
-          for value in (["x" * 41], [""], [5], "work", [None], [NUL])],
-        ("PATCH", TASK, {"tags": ["a", "A"]}, 422, "tags"),
+          for value in (["x" * 41], [""], ["  "], [5], "work", [None], [NUL], [" " * 39 + "xy"])],
+        ("PATCH", TASK, {"tags": ["a", " "]}, 422, "tags"),
     ],
     "bad estimates": [
         *[("POST", "/tasks", {"title": "t", "estimated_pomodoros": value}, 422, "estimated_pomodoros")

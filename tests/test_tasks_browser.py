@@ -101,6 +101,69 @@ def test_a_new_user_plans_and_works_through_a_task(browser, server, shots):  # n
     context.close()
 
 
+def test_a_refresh_for_another_tabs_change_keeps_the_keyboard_where_it_was(browser, server):
+    """Someone moving a task with the keyboard keeps their place when the list
+    refreshes under them (here for a task added in another tab)."""
+    context = new_context(browser, server)
+    page = context.new_page()
+    sign_up(page, email("focus"))
+    for title in ("First", "Second"):
+        page.get_by_label("New task").fill(title)
+        page.get_by_label("New task").press("Enter")
+        expect(page.locator("#task-list")).to_contain_text(title)
+    other = context.new_page()
+    other.goto("/")
+    expect(page.locator("#live")).to_have_attribute("data-state", "on")
+    second = page.locator("#task-list li.task", has_text="Second")
+    second.get_by_role("button", name="Move up").focus()
+    other.get_by_label("New task").fill("Third, from the other tab")
+    other.get_by_label("New task").press("Enter")
+    expect(page.locator("#task-list li.task")).to_have_count(3)
+    expect(second.get_by_role("button", name="Move up")).to_be_focused()
+    page.keyboard.press("Alt+ArrowUp")
+    expect(page.locator("#task-list li.task").first).to_contain_text("Second")
+    context.close()
+
+
+def test_an_event_older_than_what_the_page_shows_does_not_turn_the_clock_back(browser, server):
+    """The socket's word of the first extension comes after the page already
+    shows the second (held back here to make sure): the clock stays put.
+
+    Every word from the server after the hello is held while the test clicks,
+    so that no refresh the socket asks for swaps the buttons out under a click."""
+    context = new_context(browser, server)
+    page = context.new_page()
+    held, route = [], {}
+
+    def through(socket):
+        upstream = socket.connect_to_server()
+        route["page"] = socket
+        upstream.on_message(lambda message: socket.send(message) if '"event":"hello"' in message.replace(" ", "")
+                            else held.append(message))
+
+    page.route_web_socket(re.compile(r"/ws$"), through)
+    sign_up(page, email("stale"))
+    expect(page.locator("#live")).to_have_attribute("data-state", "on")
+    page.get_by_role("button", name="Start focus").click()
+    expect(page.locator("#timer")).to_have_attribute("data-status", "running")
+    page.get_by_role("button", name="Pause").click()
+    expect(page.locator("#timer")).to_have_attribute("data-status", "paused")
+    page.get_by_role("button", name="+1 min").click()
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^2[56]:\d\d$"))
+    page.get_by_role("button", name="+5 min").click()
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^3[01]:\d\d$"))
+    page.evaluate("""() => { window.shown = [];
+        new MutationObserver(() => window.shown.push(document.getElementById('countdown').textContent))
+          .observe(document.getElementById('timer').parentNode, {subtree: true, childList: true, characterData: true}); }""")
+    extended = [message for message in held if '"session.extended"' in message]
+    assert len(extended) == 2
+    with page.expect_response(lambda answer: answer.request.method == "GET" and answer.url.endswith("/")):
+        route["page"].send(extended[0])  # the first extension's event, late; the page refreshes after it
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^3[01]:\d\d$"))
+    assert not [text for text in page.evaluate("window.shown") if text.startswith(("25", "26"))]
+    context.close()
+
+
 def test_screenshots_of_the_timer_with_tasks(browser, server, shots):  # noqa: F811
     context = new_context(browser, server)
     page = context.new_page()

@@ -39,6 +39,21 @@ def test_session_changes_are_announced(stack):
     ada.call("PATCH", f"/sessions/{session['id']}/status", json={"status": "cancelled"})
 
 
+def test_a_focus_session_completed_by_its_clock_says_its_tasks_new_count(stack):
+    ada = stack.user(work_seconds=1, auto_start_breaks=False)
+    listener = ada.listen()
+    task = ada.call("POST", "/tasks", 201, json={"title": "Write", "estimated_pomodoros": 2, "active": True})
+    session = ada.start()
+    listener.wait_for(lambda f: completed_session(f, session["id"]), timeout=10, message="the completion")
+    updated = listener.wait_for(lambda f: f["event"] == "task.updated" and f["data"]["task"]["completed_pomodoros"],
+                                message="task.updated with the count")
+    assert updated["data"]["task"]["id"] == task["id"]
+    assert (updated["data"]["task"]["completed_pomodoros"], updated["data"]["task"]["focused_seconds"]) == (1, 1)
+    assert updated["data"]["task"] == ada.call("GET", f"/tasks/{task['id']}")
+    events = [f["event"] for f in listener.events() if f["event"] in ("session.completed", "task.updated")]
+    assert events[-2:] == ["session.completed", "task.updated"], "the completion first, then what it counted"
+
+
 def armed_in_the_worker(stack, session_id) -> bool:
     """The completion job has run and the worker's timer holds the session (production)."""
     connection = redis.Redis.from_url(stack.redis.url)
@@ -60,7 +75,8 @@ def test_an_extended_session_completes_at_its_new_end_never_the_old_one(stack):
     frame = listener.wait_for(lambda f: completed_session(f, session["id"]), timeout=10, message="the completion")
     heard = next(at for at, f in listener.arrivals("session.completed") if f is frame)
     assert heard >= new_end.timestamp(), "not at the old end"
-    assert heard - new_end.timestamp() < 0.5, "promptly at the new one"
+    # Promptly (with room for a loaded machine: the lateness itself is measured in bench/).
+    assert heard - new_end.timestamp() < 1.0, "promptly at the new one"
     assert frame["data"]["session"]["completed_at"] == extended["ends_at"]
     assert frame["data"]["session"]["duration_seconds"] == 4
     time.sleep(0.3)

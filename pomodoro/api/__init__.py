@@ -9,6 +9,7 @@
 `protect`ed the same way: authenticated, JSON bodies only, no impossible ids.
 """
 from flask import abort, request
+from flask_login import current_user
 
 from ..auth import require_json_body, require_user
 
@@ -30,6 +31,11 @@ def protect(bp, public: set[str] = frozenset()) -> None:
         """An id with a NUL in it names nothing (and PostgreSQL will not even compare it)."""
         if any("\x00" in value for value in (request.view_args or {}).values()):
             abort(404)
+
+
+def per_user() -> str:
+    """The key of a per-user rate limit (the routes using it are authenticated)."""
+    return f"user:{current_user.id}"
 
 
 def blueprints() -> list:

@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 
 from .. import auth, schemas, tokens, webhooks
 from ..extensions import limiter
-from . import protect
+from . import per_user, protect
 
 bp = Blueprint("integrations", __name__, description="Personal API tokens and webhooks")
 protect(bp)
@@ -12,10 +12,6 @@ protect(bp)
 # Each of these makes a secret or sends a request to somewhere else: a script gone wrong must not loop on it.
 CREATE_LIMIT = "30 per minute"
 SEND_LIMIT = "30 per minute"
-
-
-def per_user() -> str:
-    return f"user:{current_user.id}"
 
 
 # -- personal API tokens ------------------------------------------------------------

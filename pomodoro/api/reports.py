@@ -13,7 +13,7 @@ from .. import announcements, days, export, reports, schemas
 from ..actions import NotFound
 from ..extensions import db, limiter
 from ..models import User, utcnow
-from . import protect
+from . import per_user, protect
 from .timer import own_user
 
 bp = Blueprint("reports", __name__, description="Statistics, export and the calendar feed")
@@ -76,8 +76,14 @@ def download(chunks, mimetype: str, filename: str) -> Response:
     return response
 
 
+# An export reads every session of the user: a script gone wrong must not loop on it.
+EXPORT_LIMIT = limiter.shared_limit("20 per minute", scope="export", key_func=per_user)
+
+
 @bp.route("/export/sessions.csv")
+@EXPORT_LIMIT
 @bp.arguments(schemas.DateRange, location="query")
+@bp.alt_response(429, schema=schemas.Error, description="More than 20 exports a minute; wait and try again")
 @bp.response(200, content_type="text/csv", description="UTF-8 CSV with a header row")
 def export_csv(query):
     """Every session of the range (all of them without `from` and `to`) as CSV, streamed."""
@@ -87,7 +93,9 @@ def export_csv(query):
 
 
 @bp.route("/export/sessions.json")
+@EXPORT_LIMIT
 @bp.arguments(schemas.DateRange, location="query")
+@bp.alt_response(429, schema=schemas.Error, description="More than 20 exports a minute; wait and try again")
 @bp.response(200, content_type="application/json", description='{"timezone", "items": [...]}')
 def export_json(query):
     """Every session of the range (all of them without `from` and `to`) as JSON, streamed."""

@@ -111,7 +111,7 @@ def current_session():
     return session
 
 
-@bp.route("/sessions/<session_id>")
+@bp.route("/sessions/<session_id:session_id>")
 @bp.response(200, schemas.Session)
 def get_session(session_id):
     """One session."""
@@ -154,7 +154,7 @@ def unknown_task_is_invalid():
         abort_with(422, messages={"json": {"task_id": [str(error)]}})
 
 
-@bp.route("/sessions/<session_id>", methods=["PATCH"])
+@bp.route("/sessions/<session_id:session_id>", methods=["PATCH"])
 @bp.arguments(schemas.SessionChange, required=False)  # every field is optional, so the body is too
 @bp.response(200, schemas.Session)
 def update_session(changes, session_id):

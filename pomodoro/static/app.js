@@ -60,6 +60,7 @@
     }
     var serverTime = Date.parse(data.serverTime);
     if (!isNaN(serverTime)) clock.offset = serverTime - Date.now();
+    clock.shownAt = serverTime;  // how new what is shown is (the server's clock)
     clock.status = data.status;
     clock.type = data.type;
     clock.sessionId = data.sessionId;
@@ -75,6 +76,11 @@
   function applySession(session) {
     // Moves the clock at once from an event; the fragment that follows fills in the rest.
     if (!session || !document.getElementById('timer')) return;
+    // An event that comes after the page already shows something newer of the
+    // same session (its own button's answer, say) must not turn the clock back.
+    var written = Date.parse(session.server_time);
+    if (session.id === clock.sessionId && written < clock.shownAt) return;
+    if (!isNaN(written)) clock.shownAt = written;
     if (session.status !== 'running' && session.status !== 'paused') {
       if (session.id !== clock.sessionId) return;
       clock.status = 'idle';
@@ -139,16 +145,23 @@
   // -- fragments --------------------------------------------------------------
 
   var refreshTimer = null;
-  function refresh() {
+  var whenRefreshed = [];  // what waits for the coming refresh to be swapped in
+  function refresh(then) {
     // Several events often come together (completed, started, cycle.finished): fetch once.
+    if (then) whenRefreshed.push(then);
     if (refreshTimer) return;
     refreshTimer = setTimeout(function () {
       refreshTimer = null;
-      if (!window.htmx) return;
-      document.querySelectorAll('[data-refresh]').forEach(function (element) {
-        if (!element.id) return;
-        window.htmx.ajax('GET', element.dataset.refresh, { target: '#' + element.id, swap: 'outerHTML' });
-      });
+      var waiting = whenRefreshed;
+      whenRefreshed = [];
+      var swaps = [];
+      if (window.htmx) {
+        document.querySelectorAll('[data-refresh]').forEach(function (element) {
+          if (!element.id) return;
+          swaps.push(window.htmx.ajax('GET', element.dataset.refresh, { target: '#' + element.id, swap: 'outerHTML' }));
+        });
+      }
+      Promise.allSettled(swaps).then(function () { waiting.forEach(function (callback) { callback(); }); });
     }, 30);
   }
 
@@ -214,7 +227,7 @@
     // Same origin as the page, whatever address the server wrote down.
     var scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
     socket = new WebSocket(scheme + location.host + new URL(path, location.href).pathname);
-    socket.addEventListener('open', function () { attempts = 0; setLive('on'); });
+    socket.addEventListener('open', function () { attempts = 0; });  // live once the hello is heard and shown
     socket.addEventListener('message', function (message) {
       var event;
       try { event = JSON.parse(message.data); } catch (error) { return; }
@@ -243,7 +256,10 @@
     var data = event.data || {};
     if (event.event === 'hello') {
       applySession(data.session);
-      refresh();
+      // Live once the page shows whatever it missed before the socket opened:
+      // a click then meets the buttons that stay, not ones about to be swapped.
+      var heard = socket;
+      refresh(function () { if (socket === heard && heard.readyState === 1) setLive('on'); });
       return;
     }
     if (event.event && event.event.indexOf('session.') === 0) applySession(data.session);
