@@ -128,9 +128,15 @@ def test_the_catalogue_lists_every_event_a_socket_can_get():
 def test_a_change_stored_by_a_process_that_died_before_saying_it_resynchronises_the_sockets(
         app, db, ada, heard, clean_redis):
     events = app.extensions["pomodoro.events"]
-    announcements.announce(ada.id, announcements.SESSION_UPDATED, {})
-    announcements.commit(refusal="no")
-    wait_until(heard, 5, message="the relay to be listening")
+
+    def listening():
+        """Say something until the relay hears it (what is published before it
+        has subscribed is heard by no one)."""
+        announcements.announce(ada.id, announcements.SESSION_UPDATED, {})
+        announcements.commit(refusal="no")
+        return heard()
+
+    wait_until(listening, 10, interval=0.1, message="the relay to be listening")
     ada.name = "Ada L."
     announcements.announce(ada.id, announcements.CONFIGURATION_UPDATED, {})
     with dying_right_after_the_commit(_db.session):

@@ -125,6 +125,49 @@ def test_a_refresh_for_another_tabs_change_keeps_the_keyboard_where_it_was(brows
     context.close()
 
 
+def test_a_change_heard_while_the_list_is_refreshing_keeps_the_new_task_field(browser, server):
+    """A second change arrives while the list's refresh for the first is on
+    its way (held here, as a busy server would): the list ends up showing
+    both, and the add field stays where it was, with what is being typed."""
+    context = new_context(browser, server)
+    page = context.new_page()
+    sockets = []
+    page.on("websocket", lambda socket: sockets.append(socket))
+    sign_up(page, email("overlap"))
+    other = context.new_page()
+    other.goto("/")
+    expect(other.locator("#live")).to_have_attribute("data-state", "on")
+    held = []
+
+    def hold(route):  # the first refresh of the list waits; the later ones go straight on
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(re.compile(r"part=tasks"), hold)
+    page.get_by_label("New task").fill("half typ")
+    other.get_by_label("New task").fill("First from the other tab")
+    with page.expect_request(lambda request: "part=tasks" in request.url):
+        other.get_by_label("New task").press("Enter")
+    other.get_by_label("New task").fill("Second from the other tab")
+    created = lambda frame: "task.created" in str(frame) and "Second from" in str(frame)  # noqa: E731
+    with sockets[-1].expect_event("framereceived", created):
+        other.get_by_label("New task").press("Enter")
+    assert len(held) == 1, "the first refresh is still held"
+    held[0].continue_()
+    expect(page.locator("#task-list li.task")).to_have_count(2)
+    field = page.locator("#tasks").get_by_label("New task")  # where it was, not stranded elsewhere
+    expect(field).to_be_visible()
+    expect(field).to_have_value("half typ")
+    field.press("End")
+    field.press_sequentially("ed")
+    field.press("Enter")
+    expect(page.locator("#task-list li.task")).to_have_count(3)
+    expect(page.locator("#task-list")).to_contain_text("half typed")
+    context.close()
+
+
 def test_an_event_older_than_what_the_page_shows_does_not_turn_the_clock_back(browser, server):
     """The socket's word of the first extension comes after the page already
     shows the second (held back here to make sure): the clock stays put.

@@ -45,12 +45,17 @@ def test_adding_without_javascript_comes_back_to_the_page(ada):
     assert response.status_code == 303 and response.headers["Location"] == "/#tasks"
 
 
-def test_htmx_gets_the_list_alone(ada):
+def test_htmx_gets_the_board_alone_with_the_plan_line_beside_it(ada):
+    """The add field is not in what htmx swaps (what is typed there stays);
+    the plan line in the heading comes along out of band."""
     response = ada.post("/tasks/add", {"title": "Read"}, htmx=True)
-    assert response.text.lstrip().startswith('<section id="tasks"')
-    assert "Read" in response.text
+    assert response.text.lstrip().startswith('<div id="task-board"')
+    assert "Read" in response.text and 'id="new-task"' not in response.text
+    task = task_ids(ada.get("/").text)[-1]
+    response = ada.post(f"/tasks/{task}/estimate/more", htmx=True)
+    assert re.search(r'<p class="plan-line" id="plan-line" hx-swap-oob="true">\s*1 pomodoro left', response.text)
     fragment = ada.get("/?part=tasks", htmx=True).text
-    assert fragment.lstrip().startswith('<section id="tasks"') and "Read" in fragment
+    assert fragment.lstrip().startswith('<div id="task-board"') and "Read" in fragment
     assert 'id="timer"' in ada.get("/?part=tasks").text, "without htmx the same URL is the whole page"
 
 
@@ -134,7 +139,7 @@ def test_task_buttons_need_the_csrf_token_and_post(ada, app):
     assert ada.post(f"/tasks/{task}/done", csrf=False).status_code == 303
     assert "This form expired; please try again." in ada.get("/").text
     expired = ada.post(f"/tasks/{task}/done", csrf=False, htmx=True)
-    assert expired.status_code == 400 and expired.text.lstrip().startswith('<section id="tasks"')
+    assert expired.status_code == 400 and expired.text.lstrip().startswith('<div id="task-board"')
     assert ada.client.get(f"/tasks/{task}/done").status_code == 405
     assert ada.client.head(f"/tasks/{task}/delete").status_code == 405
     assert stored(app, Task, task).done is False

@@ -1,7 +1,7 @@
 """Pages: the task list on the timer page, and the timer's task controls
 (extend, interrupted, "What did you get done?").
 
-The list is the `tasks` block of timer.html, fetched on its own by htmx
+The list is the `task_board` block of _tasks.html, fetched on its own by htmx
 (`/?part=tasks`) and refreshed on every socket event, so a change in one tab
 shows in the others. Each button posts to its own URL and calls the same
 action as the JSON API; without JavaScript it posts the one `task-actions`
@@ -43,7 +43,7 @@ def tasks_context(alert: str | None = None, editing: str | None = None, timer: t
             "open_count": len(estimates), "showing_all": showing_all,
             "done_tasks": db.session.scalars(tasks.done_recently(user, DONE_SHOWN)).all(),
             "done_count": tasks.done_count(user), "plan": tasks.plan(user, estimates, utcnow(), timer),
-            "task_alert": alert, "editing": editing,
+            "task_alert": alert, "editing": editing, "board_alone": htmx(),
             "tasks_url": url_for("pages.add_task").rsplit("/", 1)[0]}
 
 
@@ -80,9 +80,9 @@ def timer_extras(session, up_type: str) -> dict:
 # -- the list's answers ---------------------------------------------------------------
 
 def tasks_answer(alert: str | None = None, status: int = 200, editing: str | None = None):
-    """After a task button: the list fragment for htmx, or a 303 back to the page."""
+    """After a task button: the board fragment for htmx, or a 303 back to the page."""
     if htmx():
-        return page("timer.html", "tasks", status, **tasks_context(alert, editing))
+        return page("_tasks.html", "task_board", status, **tasks_context(alert, editing))
     if alert:
         flash(alert, "error")
     return see_other("pages.index", _anchor="tasks", **({"all": "1"} if _showing_all() else {}))

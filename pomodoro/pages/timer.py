@@ -53,12 +53,12 @@ def timer_answer(alert: str | None = None, status: int = 200):
 
 @bp.route("/")
 def index():
-    """The timer page; `?part=tasks` asks htmx for the task list alone (`edit`: one task as a form)."""
+    """The timer page; `?part=tasks` asks htmx for the task board alone (`edit`: one task as a form)."""
     from .tasks import tasks_context
 
     editing = request.args.get("edit")
     if htmx() and request.args.get("part") == "tasks":
-        return page("timer.html", "tasks", **tasks_context(editing=editing))
+        return page("_tasks.html", "task_board", **tasks_context(editing=editing))
     context = timer_context()
     if htmx():
         return page("timer.html", "timer", **context)

@@ -145,23 +145,35 @@
   // -- fragments --------------------------------------------------------------
 
   var refreshTimer = null;
+  var refreshing = false;  // a refresh's requests are on their way
+  var refreshAgain = false;  // something changed while they were
   var whenRefreshed = [];  // what waits for the coming refresh to be swapped in
   function refresh(then) {
     // Several events often come together (completed, started, cycle.finished): fetch once.
+    // One refresh at a time: one asked for while another is on its way runs
+    // after it, against the parts then on the page (a request queued behind
+    // another would swap into a part the first had already replaced).
     if (then) whenRefreshed.push(then);
+    if (refreshing) { refreshAgain = true; return; }
     if (refreshTimer) return;
     refreshTimer = setTimeout(function () {
       refreshTimer = null;
+      refreshing = true;
       var waiting = whenRefreshed;
       whenRefreshed = [];
       var swaps = [];
       if (window.htmx) {
         document.querySelectorAll('[data-refresh]').forEach(function (element) {
           if (!element.id) return;
-          swaps.push(window.htmx.ajax('GET', element.dataset.refresh, { target: '#' + element.id, swap: 'outerHTML' }));
+          // Each part is its own source, so the parts are fetched side by side.
+          swaps.push(window.htmx.ajax('GET', element.dataset.refresh, { source: element, target: element, swap: 'outerHTML' }));
         });
       }
-      Promise.allSettled(swaps).then(function () { waiting.forEach(function (callback) { callback(); }); });
+      Promise.allSettled(swaps).then(function () {
+        refreshing = false;
+        waiting.forEach(function (callback) { callback(); });
+        if (refreshAgain || whenRefreshed.length) { refreshAgain = false; refresh(); }
+      });
     }, 30);
   }
 
@@ -459,20 +471,20 @@
 (function () {
   'use strict';
 
-  var focusAfterSwap = null;  // a selector to focus once the list is swapped in
+  var focusAfterSwap = null;  // a selector to focus once the board is swapped in
   var submittedTitle = null;  // what the new-task field held when it was sent
 
   function listUrl() {
-    var tasks = document.getElementById('tasks');
-    return tasks ? tasks.dataset.list : null;
+    var board = document.getElementById('task-board');
+    return board ? board.dataset.list : null;
   }
 
   function swapList(verb, url, source, values) {
     if (!window.htmx || !url) return false;
-    var tasks = document.getElementById('tasks');
+    var board = document.getElementById('task-board');
     values = values || {};
-    if (tasks && tasks.dataset.all) values.all = '1';  // the whole list stays shown
-    window.htmx.ajax(verb, url, { source: source, target: '#tasks', swap: 'outerHTML', values: values });
+    if (board && board.dataset.all) values.all = '1';  // the whole list stays shown
+    window.htmx.ajax(verb, url, { source: source, target: '#task-board', swap: 'outerHTML', values: values });
     return true;
   }
 
@@ -499,15 +511,14 @@
 
   function onSubmit(event) {
     if (event.target && event.target.classList && event.target.classList.contains('task-add')) {
-      focusAfterSwap = '#new-task';
       var input = document.getElementById('new-task');
       submittedTitle = input ? input.value : null;
     }
   }
 
   function afterRequest(event) {
-    // The new-task field survives every swap (hx-preserve), so what is typed
-    // while the list refreshes is kept; once a task is added it is emptied.
+    // The new-task field is outside the board, so no swap takes what is typed
+    // there; once its task is added it is emptied (unless typed on since).
     var form = event.detail && event.detail.elt;
     if (!form || !form.classList || !form.classList.contains('task-add') || !event.detail.successful) return;
     var input = document.getElementById('new-task');
@@ -517,7 +528,7 @@
 
   function afterSwap(event) {
     var target = event.detail && event.detail.target;
-    if (!focusAfterSwap || !document.getElementById('tasks') || (target && target.id !== 'tasks')) return;
+    if (!focusAfterSwap || !document.getElementById('task-board') || (target && target.id !== 'task-board')) return;
     var element = document.querySelector(focusAfterSwap);
     focusAfterSwap = null;
     if (element) element.focus();
