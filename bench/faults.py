@@ -22,7 +22,8 @@ After the period no more actions are made; once no session is left running
 - lost notices: a completed session (by its clock or by its user) whose
   user's listener heard neither `session.completed` for it nor, in the first
   `hello` after it, that it no longer ran; a hello does not make good a notice
-  missed while that listener went on hearing the user's later events;
+  missed while that listener went on hearing the user's later events (later
+  than the session's completion could have been made: see `notices`);
 - rule violations: anything else the stored history contradicts in the rules
   (field shapes per status, the cycle replayed session by session through
   `rules.advance_cycle`, auto-starts, overlaps, one open session and one active
@@ -466,27 +467,53 @@ def notices(user: User, session) -> dict:
     """What the user's listener heard of the session's completion: the notice
     itself, or else the first `hello` sent after it, unless the listener was
     meanwhile hearing this user's later events (then the notice was lost on a
-    healthy connection, and a hello that came later does not excuse it)."""
+    healthy connection, and a hello that came later does not excuse it).
+
+    "After it" counts from the later of the stored `completed_at` and the
+    moment the session's start was announced: a session completed by its clock
+    stores its `ends_at`, and when the worker is behind its start may be
+    announced after that, with its completion later still."""
     heard = [(arrived, frame) for arrived, _, frame, _ in user.frames
              if frame["event"] in ("session.completed", "session.cancelled")
              and frame["data"]["session"]["id"] == session.id]
     if heard:
         return {"heard": heard}
+    since = max([session.completed_at, *(at for _, _, frame, at in user.frames if starts(frame, session.id))])
     for _, _, frame, at in user.frames:
         if frame["event"] != "hello":
-            if at >= session.completed_at + ORDER_SLACK:
+            if at >= since + ORDER_SLACK:
                 return {}
-        elif at >= session.completed_at:
+        elif at >= since:
             shown = frame["data"]["session"]
             return {"hello": shown is None or shown["id"] != session.id or shown["status"] != rules.RUNNING}
     return {}
+
+
+def starts(frame: dict, session_id: str) -> bool:
+    """Whether the frame announces the start of the session (itself, or as what follows a completion)."""
+    data = frame["data"] or {}
+    if frame["event"] == "session.started":
+        return data["session"]["id"] == session_id
+    return frame["event"] == "session.completed" and (data.get("next_session") or {}).get("id") == session_id
 
 
 def accounted(users_by_id: dict, completed) -> bool:
     return all(notices(users_by_id[s.user_id], s) for s in completed)
 
 
-def check(database_url: str, users_by_id: dict) -> dict:
+def heard_around(user: User, moment: datetime, began: float) -> str:
+    """What the user's listener heard from a second before `moment` to five after
+    (event, the second of the run it was sent, its connection), to tell a lost notice's story."""
+    def named(frame: dict) -> str:
+        session = (frame["data"] or {}).get("session") or {}
+        return f" {session['id'][:6]}" if session.get("id") else ""
+
+    return ", ".join(f"{frame['event']}{named(frame)} {at.timestamp() - began:.2f} s #{connection}"
+                     for _, connection, frame, at in user.frames
+                     if moment - timedelta(seconds=1) <= at <= moment + timedelta(seconds=5))
+
+
+def check(database_url: str, users_by_id: dict, began: float) -> dict:
     users, cycles, sessions = load(database_url)
     now = datetime.now(UTC)
     result = Counter()
@@ -545,7 +572,9 @@ def check(database_url: str, users_by_id: dict) -> dict:
             result["notices made good through hello"] += 1
         else:
             result["lost notices"] += 1
-            examples.append(f"session {session.id}: completed at {session.completed_at}, nothing heard")
+            examples.append(f"session {session.id[:6]} ({session.type}, started {session.started_at.timestamp() - began:.2f} s): "
+                            f"completed {session.completed_at.timestamp() - began:.2f} s into "
+                            f"the run, nothing heard; heard then: {heard_around(user, session.completed_at, began)}")
         if early:
             result["early completions"] += 1
             examples.append(f"session {session.id}: completed early")
@@ -608,7 +637,7 @@ async def run(stack, postgres, args) -> dict:
     if args.receiver is not None:  # leases of attempts cut short run out in 30 s; the sweep then sends them
         await poll(lambda: webhook_checks.pending(postgres.url) == 0, 120, "every webhook delivery")
         webhooks = await asyncio.to_thread(webhook_checks.check, postgres.url, list(args.receiver.received))
-    result = await asyncio.to_thread(check, postgres.url, by_id)
+    result = await asyncio.to_thread(check, postgres.url, by_id, began)
     counts = result["counts"]
     counts["users"] = len(users)
     counts["reconnects"] = sum(max(0, user.connections - 1) for user in users)

@@ -2,9 +2,9 @@
 session complete on time whatever was lost (a job Redis forgot, a worker that
 died, a completion that failed, a process that died before announcing).
 
-Every pass it says this process lives, completes the overdue sessions no live
-timer is on, gives a timer back to those that lost theirs, has the sockets of
-users whose change was never announced send a fresh `hello`, and (in the
+Every pass it says this process lives, has the sockets of users whose change
+was never announced send a fresh `hello`, completes the overdue sessions no
+live timer is on, gives a timer back to those that lost theirs, and (in the
 embedded process, which has no `background` process beside it) runs the
 background sweeps that are due. It works through the faces of the timers
 adapter (`timers.py`) and of the events adapter (`events.py`) only, so the
@@ -39,11 +39,17 @@ def reconcile(timers, now=None, everything: bool = True) -> dict:
     job coming and no live holder (Redis was flushed, or their worker died)
     are armed here directly; later ones are `restore`d. With `everything`
     false, only sessions due that soon are looked at: the frequent pass stays
-    cheap however many timers are running. Last, users whose change was
-    committed by a process that died before publishing its events get a
-    fresh `hello` on their sockets.
+    cheap however many timers are running.
+
+    First, users whose change was committed by a process that died before
+    publishing its events get a fresh `hello` on their sockets: before any
+    completion this pass tells of, so that no listener hears of something
+    newer than what the hello then brings it up to date with.
     """
     now = now or utcnow()
+    told = current_app.extensions["pomodoro.events"].resynchronise_unannounced(now.timestamp())
+    if told:
+        log.warning("asked the sockets of %d user(s) for a fresh hello: a process died before announcing a change", told)
     horizon = now + SOON
     # A session a timer here is on is left to it; only the others need a look further.
     running = [row for row in actions.running_sessions(until=None if everything else horizon)
@@ -64,9 +70,6 @@ def reconcile(timers, now=None, everything: bool = True) -> dict:
         else:
             timers.arm(row.id, row.version, row.ends_at)
             counts["armed"] += 1
-    told = current_app.extensions["pomodoro.events"].resynchronise_unannounced(now.timestamp())
-    if told:
-        log.warning("asked the sockets of %d user(s) for a fresh hello: a process died before announcing a change", told)
     return counts
 
 

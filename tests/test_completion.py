@@ -8,7 +8,7 @@ import redis as redis_lib
 from rq import Queue
 from rq.job import Job
 
-from pomodoro import actions, jobs
+from pomodoro import actions, announcements, jobs
 from pomodoro.events import RESYNC, Listener
 from pomodoro.extensions import db as _db
 from pomodoro.models import Session, utcnow
@@ -38,7 +38,7 @@ def worker_timers(app):
 
 
 def completions(frames):
-    return [frame for frame in frames if '"session.completed"' in frame]
+    return [frame for frame in frames if isinstance(frame, str) and '"session.completed"' in frame]
 
 
 def test_a_job_that_runs_early_changes_nothing(ada, heard):
@@ -153,6 +153,36 @@ def test_the_reconciler_restores_lost_jobs_and_completes_overdue_sessions(app, a
         overdue = session.ends_at + timedelta(seconds=1)
         assert reconcile(timers, now=overdue)["completed"] == 1
         assert db.session.get(Session, session.id, populate_existing=True).completed_at == session.ends_at
+    finally:
+        timers.stop()
+
+
+def test_the_reconciler_says_hello_before_it_tells_of_newer_completions(app, ada, rq_queue, db, heard):
+    """A process stored a change of Ada's and died before saying so, and a
+    session of hers has run out meanwhile. The next pass brings her sockets up
+    to date (a fresh hello) before it tells of that completion: a listener
+    that heard the completion first would take the hello for news older than
+    what it had, and the change the dead process made would go untold."""
+    session = actions.start_session(ada)
+
+    def listening():  # what is published before the relay has subscribed is heard by no one
+        announcements.announce(ada.id, announcements.SESSION_UPDATED, {})
+        announcements.commit(refusal="no")
+        return heard()
+
+    wait_until(listening, 10, interval=0.1, message="the relay to be listening")
+    ada.name = "Ada L."
+    announcements.announce(ada.id, announcements.CONFIGURATION_UPDATED, {})
+    with dying_right_after_the_commit(_db.session):
+        announcements.commit(refusal="no")
+    timers = worker_timers(app)
+    try:
+        later = session.ends_at + timedelta(seconds=5)  # past the dead process's grace, and the session's end
+        assert reconcile(timers, now=later)["completed"] == 1
+        frames = []
+        wait_until(lambda: frames.extend(heard()) or (RESYNC in frames and completions(frames)), 5,
+                   message="the hello and the completion")
+        assert frames.index(RESYNC) < frames.index(completions(frames)[0])
     finally:
         timers.stop()
 
