@@ -12,7 +12,7 @@ Where the contract is silent (see the README's "Tasks"):
 from datetime import datetime
 from types import SimpleNamespace
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from . import announcements as said
@@ -40,10 +40,21 @@ def listed(user: User, state: str = "open", limit: int | None = None) -> list[Ta
     return db.session.scalars(query.order_by(Task.position, Task.created_at).limit(limit)).all()
 
 
-def open_estimates(user: User) -> list:
-    """Each open task's id, estimate and completed pomodoros: all the plan needs."""
-    return db.session.execute(select(Task.id, Task.estimated_pomodoros, Task.completed_pomodoros, Task.done)
-                              .where(Task.user_id == user.id, Task.done.is_(False))).all()
+def open_count(user: User) -> int:
+    return db.session.scalar(select(func.count()).where(Task.user_id == user.id, Task.done.is_(False)))
+
+
+def open_work(user: User, task_id: str | None) -> tuple[int, bool]:
+    """In one aggregate over the open tasks, however many: the pomodoros their
+    estimates leave (a task past its estimate needs none), and whether
+    `task_id` is one of them with some left."""
+    more = Task.estimated_pomodoros > Task.completed_pomodoros
+    left = case((more, Task.estimated_pomodoros - Task.completed_pomodoros), else_=0)
+    named = case(((Task.id == task_id) & more, 1), else_=0)
+    total, counts = db.session.execute(
+        select(func.coalesce(func.sum(left), 0), func.coalesce(func.max(named), 0))
+        .where(Task.user_id == user.id, Task.done.is_(False))).one()
+    return int(total), bool(counts)
 
 
 def done_recently(user: User, limit: int):
@@ -56,20 +67,26 @@ def done_count(user: User) -> int:
     return db.session.scalar(select(func.count()).where(Task.user_id == user.id, Task.done))
 
 
-def plan(user: User, open_tasks: list, now: datetime | None = None, timer: tuple | None = None) -> planning.Plan:
-    """The plan for the open tasks (anything with their estimate and completed
-    pomodoros) from `now`; `timer` is the current session and active cycle
-    (either may be None), looked up unless the caller has them."""
+def plan(user: User, now: datetime | None = None, timer: tuple | None = None, open_tasks: list | None = None) -> planning.Plan:
+    """The plan for the open tasks from `now` (`open_tasks`: their rows, when the
+    caller has read them all anyway; else they are added up in the database);
+    `timer` is the current session and active cycle (either may be None),
+    looked up unless the caller has them."""
     now = now or utcnow()
     if timer is not None:
         current, cycle = timer
     else:
         current = actions.current_session(user, now)
         cycle = current.cycle if current is not None else actions.active_cycle(user)
-    left = {task.id: task.estimated_pomodoros - task.completed_pomodoros for task in open_tasks}
-    counts = current is not None and left.get(current.task_id, 0) > 0
+    task_id = current.task_id if current is not None else None
+    if open_tasks is None:
+        left, counts = open_work(user, task_id)
+    else:
+        left = planning.pomodoros_left(open_tasks)
+        counts = task_id is not None and any(
+            task.id == task_id and task.estimated_pomodoros > task.completed_pomodoros for task in open_tasks)
     settings = SimpleNamespace(**{name: getattr(user, name) for name in PLAN_SETTINGS})  # read once, not per step
-    return planning.plan(planning.pomodoros_left(open_tasks), settings, cycle, current, counts, now)
+    return planning.plan(left, settings, cycle, current, current is not None and counts, now)
 
 
 def task_list(user: User, state: str = "open", now: datetime | None = None) -> dict:
@@ -80,8 +97,7 @@ def task_list(user: User, state: str = "open", now: datetime | None = None) -> d
     if state != "all":
         query = query.where(Task.done == (state == "done"))
     rows = db.session.execute(query.order_by(Task.position, Task.created_at)).all()
-    open_tasks = rows if state == "open" else open_estimates(user)
-    return {"items": task_rows_json(rows), "plan": plan_json(plan(user, open_tasks, now))}
+    return {"items": task_rows_json(rows), "plan": plan_json(plan(user, now, open_tasks=rows if state == "open" else None))}
 
 
 def sessions_of(user: User, task_id: str, page: int, per_page: int) -> dict:

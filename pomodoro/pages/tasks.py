@@ -38,11 +38,10 @@ def tasks_context(alert: str | None = None, editing: str | None = None, timer: t
     are asked for (`?all=1`), so the page costs the same however long the list."""
     user = current_user
     showing_all = _showing_all()
-    estimates = tasks.open_estimates(user)
     return {"open_tasks": tasks.listed(user, "open", None if showing_all else SHOWN),
-            "open_count": len(estimates), "showing_all": showing_all,
+            "open_count": tasks.open_count(user), "showing_all": showing_all,
             "done_tasks": db.session.scalars(tasks.done_recently(user, DONE_SHOWN)).all(),
-            "done_count": tasks.done_count(user), "plan": tasks.plan(user, estimates, utcnow(), timer),
+            "done_count": tasks.done_count(user), "plan": tasks.plan(user, utcnow(), timer),
             "task_alert": alert, "editing": editing, "board_alone": htmx(),
             "tasks_url": url_for("pages.add_task").rsplit("/", 1)[0]}
 
