@@ -40,7 +40,7 @@ def tasks_context(alert: str | None = None, editing: str | None = None, timer: t
     showing_all = _showing_all()
     return {"open_tasks": tasks.listed(user, "open", None if showing_all else SHOWN),
             "open_count": tasks.open_count(user), "showing_all": showing_all,
-            "done_tasks": db.session.scalars(tasks.done_recently(user, DONE_SHOWN)).all(),
+            "done_tasks": tasks.done_recently(user, DONE_SHOWN),
             "done_count": tasks.done_count(user), "plan": tasks.plan(user, utcnow(), timer),
             "task_alert": alert, "editing": editing, "board_alone": htmx(),
             "tasks_url": url_for("pages.add_task").rsplit("/", 1)[0]}
