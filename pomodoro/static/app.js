@@ -526,6 +526,30 @@
     submittedTitle = null;
   }
 
+  // A refresh swaps the board under the person's hands: the control of a row
+  // that had the keyboard gets it back in the new board (the same row, the
+  // same place in it), so someone working the list by keyboard keeps their place.
+  var focusedBefore = null;
+
+  function controls(row) { return Array.prototype.slice.call(row.querySelectorAll('button, a, input, textarea')); }
+
+  function beforeBoardSwap(event) {
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== 'task-board') return;
+    var row = rowOf(document.activeElement);
+    focusedBefore = row && target.contains(row)
+      ? { task: row.dataset.task, index: controls(row).indexOf(document.activeElement) } : null;
+  }
+
+  function afterBoardSwap(event) {
+    var target = event.detail && event.detail.target;
+    if (!focusedBefore || !target || target.id !== 'task-board') return;
+    var row = document.getElementById('task-' + focusedBefore.task);
+    var element = row && controls(row)[focusedBefore.index];
+    focusedBefore = null;
+    if (element && !focusAfterSwap) element.focus();
+  }
+
   function afterSwap(event) {
     var target = event.detail && event.detail.target;
     if (!focusAfterSwap || !document.getElementById('task-board') || (target && target.id !== 'task-board')) return;
@@ -609,6 +633,8 @@
     document.addEventListener('dragover', onDragOver);
     document.addEventListener('drop', onDrop);
     document.addEventListener('dragend', function () { dragged = null; clearMarks(); });
+    document.body.addEventListener('htmx:beforeSwap', beforeBoardSwap);
+    document.body.addEventListener('htmx:afterSwap', afterBoardSwap);
     document.body.addEventListener('htmx:afterSettle', afterSwap);
     document.body.addEventListener('htmx:afterRequest', afterRequest);
   }
