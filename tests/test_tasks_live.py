@@ -75,8 +75,10 @@ def test_an_extended_session_completes_at_its_new_end_never_the_old_one(stack):
     frame = listener.wait_for(lambda f: completed_session(f, session["id"]), timeout=10, message="the completion")
     heard = next(at for at, f in listener.arrivals("session.completed") if f is frame)
     assert heard >= new_end.timestamp(), "not at the old end"
-    # Promptly (with room for a loaded machine: the lateness itself is measured in bench/).
-    assert heard - new_end.timestamp() < 1.0, "promptly at the new one"
+    # Promptly: not left to the reconciler's full pass, 15 s on (with room for
+    # a loaded machine; a CI run once heard it 1.25 s late; the lateness itself
+    # is measured in bench/).
+    assert heard - new_end.timestamp() < 3.0, "promptly at the new one"
     assert frame["data"]["session"]["completed_at"] == extended["ends_at"]
     assert frame["data"]["session"]["duration_seconds"] == 4
     time.sleep(0.3)
