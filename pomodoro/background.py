@@ -52,8 +52,9 @@ _sweeps: list[tuple[float, Callable[[], None]]] = []
 
 
 def every(seconds: float):
-    """Have the reconciler run the decorated function (no arguments, in an app
-    context) about every `seconds`."""
+    """Have the sweeps (the embedded process's reconciler, or each `background`
+    process) run the decorated function (no arguments, in an app context)
+    about every `seconds`."""
     def register(sweep: Callable[[], None]) -> Callable[[], None]:
         _sweeps.append((seconds, sweep))
         return sweep

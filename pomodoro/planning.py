@@ -1,5 +1,6 @@
-"""The day's plan: how many pomodoros the open tasks still need, how much
-focus that is, and when it will all be done with the breaks between.
+"""The day's plan: from the pomodoros the open tasks still need (added up by
+`tasks.open_work`), how much focus that is, and when it will all be done with
+the breaks between.
 
 Free of I/O like `rules`: functions of their arguments and `now`. The cycle
 is walked with `rules.advance_cycle` itself, so the breaks fall where the
@@ -17,11 +18,6 @@ class Plan:
     pomodoros_left: int
     focus_seconds_left: float
     finish_at: datetime | None  # None when nothing is left to do
-
-
-def pomodoros_left(tasks) -> int:
-    """What remains of the estimates of the open tasks (a task past its estimate needs none)."""
-    return sum(max(0, task.estimated_pomodoros - task.completed_pomodoros) for task in tasks if not task.done)
 
 
 def plan(left: int, settings, cycle, current, current_counts: bool, now: datetime) -> Plan:

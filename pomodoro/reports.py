@@ -143,7 +143,7 @@ def tag_rows(found: dict, tasks: dict) -> list[dict]:
     names, seconds, sessions = {}, {}, {}
     for key, value in found.items():
         for tag in tasks.get(key, ("", []))[1]:
-            same = tag.lower()
+            same = tag.casefold()  # the rule tags are kept unique by (schemas.Tags)
             names[same] = min(names.get(same, tag), tag)
             seconds[same] = seconds.get(same, 0) + value[0]
             sessions[same] = sessions.get(same, 0) + value[1]

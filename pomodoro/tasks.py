@@ -69,26 +69,18 @@ def done_count(user: User) -> int:
     return db.session.scalar(select(func.count()).where(Task.user_id == user.id, Task.done))
 
 
-def plan(user: User, now: datetime | None = None, timer: tuple | None = None, open_tasks: list | None = None) -> planning.Plan:
-    """The plan for the open tasks from `now` (`open_tasks`: their rows, when the
-    caller has read them all anyway; else they are added up in the database);
-    `timer` is the current session and active cycle (either may be None),
-    looked up unless the caller has them."""
+def plan(user: User, now: datetime | None = None, timer: tuple | None = None) -> planning.Plan:
+    """The plan for the open tasks from `now`; `timer` is the current session
+    and active cycle (either may be None), looked up unless the caller has them."""
     now = now or utcnow()
     if timer is not None:
         current, cycle = timer
     else:
         current = actions.current_session(user, now)
         cycle = current.cycle if current is not None else actions.active_cycle(user)
-    task_id = current.task_id if current is not None else None
-    if open_tasks is None:
-        left, counts = open_work(user, task_id)
-    else:
-        left = planning.pomodoros_left(open_tasks)
-        counts = task_id is not None and any(
-            task.id == task_id and task.estimated_pomodoros > task.completed_pomodoros for task in open_tasks)
+    left, counts = open_work(user, current.task_id if current is not None else None)
     settings = SimpleNamespace(**{name: getattr(user, name) for name in PLAN_SETTINGS})  # read once, not per step
-    return planning.plan(left, settings, cycle, current, current is not None and counts, now)
+    return planning.plan(left, settings, cycle, current, counts, now)
 
 
 def task_list(user: User, state: str = "open", now: datetime | None = None) -> dict:
@@ -99,7 +91,7 @@ def task_list(user: User, state: str = "open", now: datetime | None = None) -> d
     if state != "all":
         query = query.where(Task.done == (state == "done"))
     rows = db.session.execute(query.order_by(Task.position, Task.created_at)).all()
-    return {"items": task_rows_json(rows), "plan": plan_json(plan(user, now, open_tasks=rows if state == "open" else None))}
+    return {"items": task_rows_json(rows), "plan": plan_json(plan(user, now))}
 
 
 def sessions_of(user: User, task_id: str, page: int, per_page: int) -> dict:

@@ -6,13 +6,27 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import text
 
+from pomodoro import announcements
 from pomodoro.extensions import db
 from pomodoro.models import User
 
 from .conftest import Account
+from .live import wait_until
 
 HTMX = {"HX-Request": "true"}
 PASSWORD = "correct horse"  # what `auth.sign_up` and the pages' forms use
+
+
+def wait_for_the_relay(user_id: str, heard) -> list:
+    """Say something to the user's sockets until `heard()` (a listener's drain)
+    hears it, since what is published before the relay has subscribed is heard
+    by no one; returns what was heard."""
+    def listening():
+        announcements.announce(user_id, announcements.SESSION_UPDATED, {})
+        announcements.commit(refusal="no")
+        return heard()
+
+    return wait_until(listening, 10, interval=0.1, message="the relay to be listening")
 
 
 class Died(BaseException):

@@ -12,7 +12,7 @@ from pomodoro.events import RESYNC, Listener
 from pomodoro.extensions import db as _db
 from pomodoro.models import User, utcnow
 
-from .helpers import drain, dying_right_after_the_commit, user_record
+from .helpers import drain, dying_right_after_the_commit, user_record, wait_for_the_relay
 from .live import wait_until
 
 
@@ -128,15 +128,7 @@ def test_the_catalogue_lists_every_event_a_socket_can_get():
 def test_a_change_stored_by_a_process_that_died_before_saying_it_resynchronises_the_sockets(
         app, db, ada, heard, clean_redis):
     events = app.extensions["pomodoro.events"]
-
-    def listening():
-        """Say something until the relay hears it (what is published before it
-        has subscribed is heard by no one)."""
-        announcements.announce(ada.id, announcements.SESSION_UPDATED, {})
-        announcements.commit(refusal="no")
-        return heard()
-
-    wait_until(listening, 10, interval=0.1, message="the relay to be listening")
+    wait_for_the_relay(ada.id, heard)
     ada.name = "Ada L."
     announcements.announce(ada.id, announcements.CONFIGURATION_UPDATED, {})
     with dying_right_after_the_commit(_db.session):

@@ -15,7 +15,7 @@ from pomodoro.models import Session, utcnow
 from pomodoro.timers import RQTimers
 from pomodoro.reconciler import HANDOVER, reconcile
 
-from .helpers import drain, dying_right_after_the_commit, user_record
+from .helpers import drain, dying_right_after_the_commit, user_record, wait_for_the_relay
 from .live import wait_until
 
 
@@ -164,13 +164,7 @@ def test_the_reconciler_says_hello_before_it_tells_of_newer_completions(app, ada
     that heard the completion first would take the hello for news older than
     what it had, and the change the dead process made would go untold."""
     session = actions.start_session(ada)
-
-    def listening():  # what is published before the relay has subscribed is heard by no one
-        announcements.announce(ada.id, announcements.SESSION_UPDATED, {})
-        announcements.commit(refusal="no")
-        return heard()
-
-    wait_until(listening, 10, interval=0.1, message="the relay to be listening")
+    wait_for_the_relay(ada.id, heard)
     ada.name = "Ada L."
     announcements.announce(ada.id, announcements.CONFIGURATION_UPDATED, {})
     with dying_right_after_the_commit(_db.session):

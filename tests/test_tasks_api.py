@@ -3,9 +3,10 @@ the rules behind them, as an API client meets them (on SQLite and PostgreSQL).""
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from pomodoro.extensions import db
-from pomodoro.models import Session
+from pomodoro.models import Session, Task
 
 from .test_api import MS, Api, assert_error, at, person, stored_rows
 
@@ -211,6 +212,15 @@ def test_the_plan_adds_up_the_open_tasks_and_the_breaks_between(ada):
     assert abs((finish_at - at(ada.get("/users/me").json["created_at"])).total_seconds() - expected) < 60
     done_plan = ada.tasks("done")["plan"]
     assert done_plan == {**plan, "finish_at": done_plan["finish_at"]}, "the plan is always of the open tasks"
+
+
+def test_a_task_past_its_estimate_needs_no_more_pomodoros(ada, app):
+    over = ada.add("over", estimated_pomodoros=2)["id"]
+    ada.add("under", estimated_pomodoros=3)
+    with app.app_context():  # as if five focus sessions had counted toward it
+        db.session.execute(update(Task).where(Task.id == over).values(completed_pomodoros=5))
+        db.session.commit()
+    assert ada.tasks()["plan"]["pomodoros_left"] == 3
 
 
 def test_the_plan_of_nothing_has_no_finish(ada):

@@ -32,16 +32,7 @@ def session(type=rules.WORK, duration=1500, now=T0):
     return record
 
 
-def task(estimate, completed=0, done=False):
-    return SimpleNamespace(estimated_pomodoros=estimate, completed_pomodoros=completed, done=done)
-
-
 # -- examples ---------------------------------------------------------------------
-
-def test_pomodoros_left_counts_what_remains_of_the_open_tasks_estimates():
-    tasks = [task(4, 1), task(2, 5), task(0), task(3, done=True), task(1)]
-    assert planning.pomodoros_left(tasks) == 3 + 0 + 0 + 1
-
 
 def test_four_pomodoros_from_a_new_cycle_have_three_short_breaks_between_them():
     plan = planning.plan(4, user(), None, None, False, T0)
