@@ -116,16 +116,20 @@ def read_ahead(session_id: str) -> Session | None:
     return session
 
 
-def complete_by_clock(session_id: str, version: int, now: datetime | None = None, ahead: bool = False) -> bool:
+def complete_by_clock(session_id: str, version: int, now: datetime | None = None,
+                      ahead: Session | None = None) -> bool:
     """Complete a session whose clock ran out, if it is still the same running
     session (`version`) and its `ends_at` has come. Safe to call any number of
     times, early, or for a session changed since: those calls change nothing.
-    `ahead`: the caller ran `read_ahead` a moment before in this database
+    `ahead`: what `read_ahead` returned a moment before in this database
     session (a change since is caught by the version check when the
-    completion is stored). Returns True when this call completed it.
+    completion is stored). The caller holds it until now: the identity map
+    keeps unchanged records only while something refers to them, and a
+    dropped one would be read again, with its user and cycle, after `ends_at`.
+    Returns True when this call completed it.
     """
     now = now or utcnow()
-    session = db.session.get(Session, session_id) if ahead else read_ahead(session_id)
+    session = ahead if ahead is not None else read_ahead(session_id)
     if session is None or session.version != version or not rules.is_overdue(session, now):
         db.session.rollback()
         return False

@@ -12,9 +12,12 @@ are coming (`expect`), and the note is cleared when they go out; a completion
 timer leaves that note ahead of its moment (`expect` from `actions.read_ahead`)
 so that less lies between `ends_at` and the notice.
 
-Features join the unit of work through two hooks: `before_commit` functions
-run inside the transaction (a webhook delivery is stored with the change that
-caused it), `after_commit` functions run once it is stored.
+Features join the unit of work through three hooks: `when_expected`
+functions run when a user's change is first expected in a transaction (ahead
+of a completion's moment, or just before the commit), to read what the commit
+will need while there is time; `before_commit` functions run inside the
+transaction (a webhook delivery is stored with the change that caused it);
+`after_commit` functions run once it is stored.
 """
 from collections.abc import Callable
 from datetime import datetime
@@ -61,8 +64,15 @@ class Announcement(NamedTuple):
 
 
 Hook = Callable[[list[Announcement]], None]
+_expected: list[Callable[[str], None]] = []
 _before: list[Hook] = []
 _after: list[Hook] = []
+
+
+def when_expected(hook: Callable[[str], None]) -> Callable[[str], None]:
+    """Run `hook(user_id)` when a change of that user is first expected in a transaction."""
+    _expected.append(hook)
+    return hook
 
 
 def before_commit(hook: Hook) -> Hook:
@@ -85,10 +95,12 @@ ANNOUNCED, NOTES = "pomodoro.announced", "pomodoro.notes"  # kept in the databas
 
 
 def expect(user_id: str) -> None:
-    """Tell the events adapter now that events of this user are coming."""
+    """Tell the events adapter, and the `when_expected` hooks, now that events of this user are coming."""
     notes = db.session.info.setdefault(NOTES, {})
     if user_id not in notes:
         notes[user_id] = _events().expect(user_id)
+        for hook in _expected:
+            hook(user_id)
 
 
 def announce(user_id: str, event: str, data: dict) -> None:
@@ -101,19 +113,19 @@ def commit(refusal: str) -> list[Announcement]:
     changed the same rows) rolls back and raises `rules.Refused(refusal)`.
     Returns the announcements that went out."""
     announced = db.session.info.pop(ANNOUNCED, [])
-    for user_id in dict.fromkeys(one.user_id for one in announced):
-        expect(user_id)
-    notes = db.session.info.pop(NOTES, {})
     try:
+        for user_id in dict.fromkeys(one.user_id for one in announced):
+            expect(user_id)
         for hook in _before:
             hook(announced)
         db.session.commit()
     except Exception as error:
-        db.session.rollback()
-        _withdraw(notes)
+        db.session.rollback()  # which withdraws the notes (`_forget`)
+        _withdraw(db.session.info.pop(NOTES, {}))
         if isinstance(error, (IntegrityError, StaleDataError)):
             raise rules.Refused(refusal) from None
         raise
+    notes = db.session.info.pop(NOTES, {})
     for user_id, note in notes.items():
         _events().publish(user_id, [(one.event, one.data) for one in announced if one.user_id == user_id], note)
     for hook in _after:

@@ -149,11 +149,11 @@ class LocalTimers:
 
         with self.app.app_context():
             try:
-                read_ahead(session_id)  # then wait for the moment itself
+                ahead = read_ahead(session_id)  # then wait for the moment itself
                 wait = (ends_at - utcnow()).total_seconds()
                 if wait > 0 and self._stop_requested.wait(wait):
                     return
-                complete_by_clock(session_id, version, ahead=True)
+                complete_by_clock(session_id, version, ahead=ahead)
             except Exception:
                 log.exception("completing session %s failed; the reconciler will retry", session_id)
             finally:

@@ -168,28 +168,38 @@ def _new_delivery(webhook: Webhook, event: str, data: dict, at: datetime) -> Web
     return delivery
 
 
-PENDING_DISPATCH = "pomodoro.webhook_deliveries"  # in the database session's `info`, until after the commit
+# In the database session's `info` until the transaction ends: the deliveries
+# to hand over after the commit, and the enabled endpoints of each user whose
+# change is expected.
+PENDING_DISPATCH = "pomodoro.webhook_deliveries"
+ENDPOINTS = "pomodoro.webhook_endpoints"
+
+
+@announcements.when_expected
+def read_endpoints(user_id: str) -> None:
+    """Read the user's enabled endpoints as soon as a change of theirs is
+    expected: for a completion, ahead of its moment, not between `ends_at`
+    and the notice."""
+    db.session.info.setdefault(ENDPOINTS, {})[user_id] = db.session.scalars(
+        select(Webhook).where(Webhook.user_id == user_id, Webhook.enabled.is_(True))
+    ).all()
 
 
 @announcements.before_commit
 def record_deliveries(announced: list) -> None:
     """For each announced event, a delivery to each of its user's enabled
     endpoints that wants it, stored by the commit about to happen."""
-    if not announced:
-        return
-    users = list(dict.fromkeys(one.user_id for one in announced))
-    endpoints = db.session.scalars(
-        select(Webhook).where(Webhook.user_id.in_(users), Webhook.enabled.is_(True))
-    ).all()
+    endpoints = db.session.info.get(ENDPOINTS, {})
     made = [_new_delivery(webhook, one.event, one.data, one.at)
-            for one in announced for webhook in endpoints
-            if webhook.user_id == one.user_id and webhook.wants(one.event)]
+            for one in announced for webhook in endpoints.get(one.user_id, ())
+            if webhook.wants(one.event)]
     if made:
         db.session.info.setdefault(PENDING_DISPATCH, []).extend(made)
 
 
 @announcements.after_commit
 def queue_deliveries(_announced: list) -> None:
+    db.session.info.pop(ENDPOINTS, None)
     _dispatch_later(db.session.info.pop(PENDING_DISPATCH, []))
 
 
@@ -197,6 +207,7 @@ def queue_deliveries(_announced: list) -> None:
 def _forget(session, _previous_transaction) -> None:
     """Deliveries of a transaction that rolled back were never stored: nothing to send."""
     session.info.pop(PENDING_DISPATCH, None)
+    session.info.pop(ENDPOINTS, None)
 
 
 def _dispatch_later(made: list) -> None:

@@ -1,10 +1,11 @@
 """Helpers shared by the test modules (fixtures live in conftest.py; people
 are made by the `auth` fixture, `auth.sign_up`)."""
 import re
+import threading
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from pomodoro import announcements
 from pomodoro.extensions import db
@@ -47,6 +48,23 @@ def dying_right_after_the_commit(session):
         patch.setattr(session, "commit", commit_then_die)
         with pytest.raises(Died):
             yield
+
+
+@contextmanager
+def statements():
+    """Inside: the SQL statements the app's engine sends from this thread, in a
+    list (their first words)."""
+    sent, here = [], threading.get_ident()
+
+    def note(_connection, _cursor, statement, *_args):
+        if threading.get_ident() == here:
+            sent.append(" ".join(statement.split()[:3]))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
 
 
 def user_record(db, account) -> User:

@@ -1,5 +1,6 @@
 """Completing is an idempotent compare-and-set, and the RQ adapter schedules,
 replaces and withdraws real jobs on a real Redis."""
+import gc
 import threading
 from datetime import timedelta
 
@@ -8,14 +9,14 @@ import redis as redis_lib
 from rq import Queue
 from rq.job import Job
 
-from pomodoro import actions, announcements, jobs
+from pomodoro import actions, announcements, jobs, webhooks
 from pomodoro.events import RESYNC, Listener
 from pomodoro.extensions import db as _db
 from pomodoro.models import Session, utcnow
 from pomodoro.timers import RQTimers
 from pomodoro.reconciler import HANDOVER, reconcile
 
-from .helpers import drain, dying_right_after_the_commit, user_record, wait_for_the_relay
+from .helpers import drain, dying_right_after_the_commit, statements, user_record, wait_for_the_relay
 from .live import wait_until
 
 
@@ -84,6 +85,23 @@ def test_concurrent_completions_store_exactly_one(app, ada):
     for thread in threads:
         thread.join(10)
     assert sorted(results) == [False, False, False, True]
+
+
+@pytest.mark.parametrize("endpoints", [0, 1])
+def test_a_completion_read_ahead_only_writes_at_its_moment(app, ada, endpoints):
+    """What a completion can read before `ends_at` (the session, its user and
+    cycle, the user's webhook endpoints) it reads ahead, so that at the moment
+    itself it only stores the change: every read there would make the notice later."""
+    for number in range(endpoints):
+        webhooks.create(ada, f"https://example.org/hook-{number}")
+    session = actions.start_session(ada)
+    with app.app_context():  # as a timer thread does: a database session of its own
+        ahead = actions.read_ahead(session.id)
+        gc.collect()  # whatever nothing holds is gone, as it would be after the wait
+        with statements() as sent:
+            assert actions.complete_by_clock(session.id, session.version, session.ends_at, ahead=ahead)
+    assert sent and all(statement.split()[0] in ("UPDATE", "INSERT") for statement in sent), sent
+    assert sum(statement.startswith("INSERT INTO webhook_deliveries") for statement in sent) == endpoints
 
 
 # -- the RQ adapter on a real Redis ------------------------------------------

@@ -6,6 +6,8 @@ from sqlalchemy import update
 
 from pomodoro.models import ApiToken, WebhookDelivery, utcnow
 
+from .helpers import statements
+
 ALLOW_PRIVATE = {"WEBHOOK_ALLOW_PRIVATE": True}
 
 
@@ -55,27 +57,19 @@ def test_last_use_is_written_at_most_once_a_minute(client, auth, db):
     ada = auth.sign_up()
     made = client.post("/auth/tokens", json={"name": "script"}, headers=ada.headers).json
     headers = {"Authorization": f"Bearer {made['token']}"}
-    writes = []
+    def writes():
+        return [statement for statement in sent if statement.startswith("UPDATE api_tokens")]
 
-    from sqlalchemy import event
-
-    @event.listens_for(db.engine, "before_cursor_execute")
-    def count(_conn, _cursor, statement, *args):
-        if statement.startswith("UPDATE api_tokens"):
-            writes.append(statement)
-
-    try:
+    with statements() as sent:
         for _ in range(5):
             assert client.get("/users/me", headers=headers).status_code == 200
-        assert len(writes) == 1
+        assert len(writes()) == 1
         db.session.execute(update(ApiToken).where(ApiToken.id == made["id"])
                            .values(last_used_at=utcnow() - timedelta(seconds=61)))
         db.session.commit()
-        writes.clear()
+        sent.clear()
         client.get("/users/me", headers=headers)
-        assert len(writes) == 1
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+        assert len(writes()) == 1
     used = next(item for item in tokens_of(client, ada) if item["id"] == made["id"])
     assert used["last_used_at"] is not None
 
