@@ -1,6 +1,7 @@
 """Shared pieces of the benchmarks: seeding users straight into the database,
 percentiles, and the Redis pub/sub floor measured in the same run."""
 import asyncio
+import multiprocessing
 import resource
 import statistics
 import threading
@@ -13,6 +14,7 @@ from werkzeug.security import generate_password_hash
 from pomodoro import create_app
 from pomodoro.extensions import db
 from pomodoro.models import ApiToken, BrowserSession, User
+from tests.webhook_receiver import Receiver
 
 
 def seed_users(database_url: str, count: int, per_user=None, **settings) -> list[tuple[str, str]]:
@@ -100,3 +102,40 @@ def allow_many_open_files() -> None:
     soft limit to its hard one (the servers it starts inherit it)."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _serve(answers, pipe) -> None:
+    """The receiver process: serve, and answer the parent's questions."""
+    with Receiver(answers) as receiver:
+        pipe.send(receiver.url)
+        while (question := pipe.recv()) != "stop":
+            with receiver.lock:
+                pipe.send(len(receiver.received) if question == "count" else list(receiver.received))
+
+
+class ReceiverProcess:
+    """A webhook `Receiver` in a process of its own: its threads then take
+    nothing from the loop in this one that times the sockets."""
+
+    def __init__(self, answers=((200, {}, b"ok", 0),)):
+        self._pipe, child = multiprocessing.Pipe()
+        self._process = multiprocessing.get_context("spawn").Process(target=_serve, args=(answers, child), daemon=True)
+
+    def __enter__(self) -> "ReceiverProcess":
+        self._process.start()
+        self.url = self._pipe.recv()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pipe.send("stop")
+        self._process.join(5)
+
+    def count(self) -> int:
+        self._pipe.send("count")
+        return self._pipe.recv()
+
+    @property
+    def received(self) -> list:
+        """Every request so far (`Received` records)."""
+        self._pipe.send("received")
+        return self._pipe.recv()

@@ -58,10 +58,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from pomodoro import rules
 from tests.live import answers, free_port, parse_time, wait_until
 from tests.stacks import production_stack
-from tests.webhook_receiver import Receiver
 
 from . import webhook_checks
-from .common import percentiles, seed_users
+from .common import ReceiverProcess, percentiles, seed_users
 
 EPSILON = timedelta(milliseconds=2)  # stored times are to the microsecond; JSON ones to the millisecond
 # Two processes may publish a user's events in the other order than they
@@ -752,7 +751,7 @@ def main() -> None:
     began = time.time()
     postgres = PrivatePostgres().start()
     try:
-        with Receiver() as receiver, production_stack(database_url=postgres.url, workers=args.workers,
+        with ReceiverProcess() as receiver, production_stack(database_url=postgres.url, workers=args.workers,
                                                        WEBHOOK_ALLOW_PRIVATE="1") as stack:
             args.receiver = None if args.no_webhooks else receiver
             outcome = asyncio.run(run(stack, postgres, args))

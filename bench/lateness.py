@@ -90,13 +90,16 @@ async def _measure(stack, users, start_rate: float, seconds: int) -> dict:
         arrived, published = heard[session["id"]]
         ends_at = parse_time(session["ends_at"]).timestamp()
         early += arrived < ends_at
-        timeline.append((ends_at, published, arrived))
+        timeline.append((ends_at, published, arrived, session["id"]))
     timeline.sort()
+    session_ids = [moments[-1] for moments in timeline]
+    timeline = [moments[:-1] for moments in timeline]
 
     def between(first: int, second: int) -> dict:
         return percentiles([(moments[second] - moments[first]) * 1000 for moments in timeline])
 
-    return {"timeline": timeline, "timers": len(users), "start_rate": start_rate or "as fast as possible",
+    return {"timeline": timeline, "session_ids": session_ids, "timers": len(users),
+            "start_rate": start_rate or "as fast as possible",
             "start_seconds": round(starting, 2), "early": early, "missing": missing,
             "lateness_ms": between(0, 2),
             # the event's own `at` (stamped as the worker publishes it) splits the lateness in two
@@ -124,6 +127,7 @@ def main() -> None:
         with production_stack(workers=args.workers) as stack:
             result = measure(stack, args.timers, args.seconds, args.start_rate)
     timeline = result.pop("timeline")
+    result.pop("session_ids")
     if args.timeline:
         Path(args.timeline).write_text(json.dumps(timeline))
     result = {"mode": args.mode, "workers": args.workers if args.mode == "production" else 0, **result, "pubsub_floor_ms": floor}

@@ -9,7 +9,7 @@ request: the others' deliveries must not wait for them.
 
     .venv/bin/python -m bench.webhooks --mode production --timers 1000 --hanging 0.05
 
-The receivers run in this process (threads), on the same cores as the servers.
+The receivers run in processes of their own, on the same cores as the servers.
 """
 import argparse
 import asyncio
@@ -23,9 +23,8 @@ from pomodoro.models import Webhook
 from pomodoro.webhook_rules import new_secret
 from tests.live import parse_time, wait_until
 from tests.stacks import embedded_stack, production_stack
-from tests.webhook_receiver import Receiver
 
-from .common import allow_many_open_files, percentiles, pubsub_floor, seed_users
+from .common import ReceiverProcess, allow_many_open_files, percentiles, pubsub_floor, seed_users
 from .lateness import _measure
 
 PRIVATE = {"WEBHOOK_ALLOW_PRIVATE": "1"}
@@ -47,7 +46,7 @@ def lateness_run(stack, timers: int, seconds: int, start_rate: float, url_of=Non
     return asyncio.run(_measure(stack, users, start_rate, seconds))
 
 
-def arrivals(receiver: Receiver) -> dict[str, float]:
+def arrivals(receiver: ReceiverProcess) -> dict[str, float]:
     """When the first delivery for each session arrived, by session id."""
     first = {}
     for request in receiver.received:
@@ -60,20 +59,21 @@ def measure(stack, timers: int, seconds: int, start_rate: float, hanging: float)
     baseline = lateness_run(stack, timers, seconds, start_rate)
     baseline.pop("timeline")
     slow_every = round(1 / hanging) if hanging else 0
-    with Receiver() as quick, Receiver([(200, {}, b"", 15)]) as slow:
+    with ReceiverProcess() as quick, ReceiverProcess([(200, {}, b"", 15)]) as slow:
         def url_of(number):
             return slow.url if slow_every and number % slow_every == 0 else quick.url
 
         loaded = lateness_run(stack, timers, seconds, start_rate, url_of)
-        loaded.pop("timeline")
         expected = timers - (len(range(0, timers, slow_every)) if slow_every else 0)
         try:  # the sockets have all heard; give the last deliveries a moment
-            wait_until(lambda: len(arrivals(quick)) >= expected, 60, 0.2)
+            wait_until(lambda: quick.count() >= expected, 60, 0.2)
         except AssertionError:
             pass  # counted below as missing
         heard = arrivals(quick)
         webhook_ms = [(at - ends_at) * 1000 for at, ends_at in heard.values()]
         return {
+            "timeline": [(*moments, heard.get(session_id, (None,))[0])
+                         for session_id, moments in zip(loaded["session_ids"], loaded.pop("timeline"))],
             "timers": timers, "seconds": seconds, "hanging_endpoints": timers - expected,
             "baseline_lateness_ms": baseline["lateness_ms"], "baseline_missing": baseline["missing"],
             "lateness_ms": loaded["lateness_ms"], "missing": loaded["missing"], "early": loaded["early"],
@@ -91,6 +91,8 @@ def main() -> None:
     parser.add_argument("--start-rate", type=float, default=0)
     parser.add_argument("--hanging", type=float, default=0.0, help="fraction of endpoints that hang for 15 s")
     parser.add_argument("--floor-redis", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--timeline", help="write each session's (ends_at, published, heard, webhook arrived) "
+                                           "of the run with webhooks here, as JSON")
     args = parser.parse_args()
     allow_many_open_files()
     floor = pubsub_floor(args.floor_redis)
@@ -100,6 +102,9 @@ def main() -> None:
     else:
         with production_stack(**PRIVATE) as stack:
             result = measure(stack, args.timers, args.seconds, args.start_rate, args.hanging)
+    timeline = result.pop("timeline")
+    if args.timeline:
+        Path(args.timeline).write_text(json.dumps(timeline))
     print(json.dumps({"mode": args.mode, **result, "pubsub_floor_ms": floor}, indent=2))
 
 

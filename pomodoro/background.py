@@ -93,7 +93,8 @@ def _sweep_forever(app, every: float) -> None:
 
 
 class LocalBackground:
-    """Jobs on a heap by due time; each runs on a small pool when due."""
+    """Jobs on a heap by due time; each runs on a small pool when due (a job
+    due now goes to the pool at once)."""
 
     def __init__(self, app, threads: int = 4):
         self.app = app
@@ -105,8 +106,13 @@ class LocalBackground:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="background")
 
     def run(self, job: str, *args, at: datetime | None = None, attempt: int = 0) -> None:
+        if at is None:
+            with self._wake:
+                if not self._stopped:
+                    self._pool.submit(self._perform, job, args, attempt)
+            return
         with self._wake:
-            heapq.heappush(self._heap, (at or utcnow(), next(self._order), job, args, attempt))
+            heapq.heappush(self._heap, (at, next(self._order), job, args, attempt))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="background", daemon=True)
                 self._thread.start()

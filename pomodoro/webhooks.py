@@ -32,6 +32,7 @@ from flask import current_app
 from sqlalchemy import delete as delete_rows, func, select, update
 from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from . import announcements, background
 from . import webhook_rules as rules
@@ -339,18 +340,18 @@ def sender(app) -> Sender:
         return app.extensions["pomodoro.webhooks.sender"]
 
 
-def _claim(delivery_id: str, now: datetime) -> bool:
-    """Take the lease on a due delivery; False if it is not due, or another attempt holds it."""
-    claimed = db.session.execute(
+def _claim(delivery_id: str, now: datetime) -> WebhookDelivery | None:
+    """Take the lease on a due delivery and read it, in one statement; None if
+    it is not due, or another attempt holds it."""
+    return db.session.scalar(
         update(WebhookDelivery)
         .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == rules.PENDING,
                WebhookDelivery.next_attempt_at <= now + timedelta(seconds=1),
                WebhookDelivery.leased_until.is_(None) | (WebhookDelivery.leased_until < now))
         .values(leased_until=now + LEASE)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    return claimed == 1
+        .returning(WebhookDelivery)
+        .execution_options(populate_existing=True)
+    )
 
 
 class Answer:
@@ -362,21 +363,24 @@ class Answer:
 
 
 def attempt(delivery_id: str) -> None:
-    """One attempt at a delivery, if it is due and no one else is on it."""
+    """One attempt at a delivery, if it is due and no one else is on it: the
+    lease and the endpoint read and committed, the request made, what it got
+    stored (from the records read at the claim: the lease keeps other
+    attempts off the row meanwhile)."""
     now = utcnow()
-    if not _claim(delivery_id, now):
+    delivery = _claim(delivery_id, now)
+    if delivery is None:
+        db.session.commit()
         return
-    delivery = db.session.get(WebhookDelivery, delivery_id, populate_existing=True)
     webhook = delivery.webhook
     if not webhook.enabled:
         delivery.status, delivery.error, delivery.leased_until = rules.FAILED, "The endpoint is disabled.", None
         db.session.commit()
         return
     signing = rules.signing_secrets(webhook.secret, webhook.previous_secret, webhook.previous_secret_until, now)
-    url, payload = webhook.url, delivery.payload
     db.session.commit()  # no transaction stays open while the endpoint takes its time
-    answer = post(url, delivery_id, payload, signing)
-    _record(delivery_id, answer)
+    answer = post(webhook.url, delivery_id, delivery.payload, signing)
+    _record(delivery, answer)
 
 
 def post(url: str, message_id: str, body: str, signing: list[str]) -> Answer:
@@ -462,13 +466,9 @@ def _elapsed(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
 
 
-def _record(delivery_id: str, answer: Answer) -> None:
+def _record(delivery: WebhookDelivery, answer: Answer) -> None:
     """Store what the attempt got, and what follows: done, another try (queued), or failed."""
     now = utcnow()
-    delivery = db.session.get(WebhookDelivery, delivery_id, populate_existing=True)
-    if delivery is None:  # the endpoint was deleted meanwhile
-        db.session.rollback()
-        return
     webhook = delivery.webhook
     delivery.attempts += 1
     delivery.last_attempt_at, delivery.leased_until = now, None
@@ -483,6 +483,10 @@ def _record(delivery_id: str, answer: Answer) -> None:
         webhook.failing_since = now
     if outcome.disable_reason:
         webhook.enabled, webhook.disabled_reason = False, outcome.disable_reason
-    db.session.commit()
+    try:
+        db.session.commit()
+    except StaleDataError:  # the endpoint, and its deliveries with it, were deleted meanwhile
+        db.session.rollback()
+        return
     if outcome.status == rules.PENDING:
         background.run(DISPATCH, delivery.id, destination(webhook.url), at=outcome.next_attempt_at)

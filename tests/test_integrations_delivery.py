@@ -18,8 +18,9 @@ from sqlalchemy import select
 from standardwebhooks import Webhook as Verifier
 
 from pomodoro import webhook_rules, webhooks
-from pomodoro.models import WebhookDelivery, utcnow
+from pomodoro.models import Webhook, WebhookDelivery, utcnow
 
+from .helpers import statements, user_record
 from .live import wait_until
 from .webhook_receiver import Receiver
 
@@ -328,3 +329,23 @@ def test_each_log_keeps_its_newest_deliveries_and_every_pending_one(client, auth
     webhooks.prune(keep=3)
     kept = db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook["id"])).all()
     assert sorted(json.loads(one.payload)["data"]["n"] for one in kept) == [0, 5, 6, 7]
+
+
+def test_an_endpoint_deleted_while_its_attempt_is_out_ends_the_attempt_quietly(app, auth, db, monkeypatch):
+    ada = auth.sign_up()
+    hook = webhooks.create(user_record(db, ada), "https://example.org/hook")
+    delivery = webhooks._new_delivery(hook, "webhook.test", {}, utcnow())
+    db.session.commit()  # stored, and handed to no sender: this test makes the attempt
+    delivery_id = delivery.id
+
+    def deleted_while_out(*_args):
+        with app.app_context():
+            webhooks.delete(db.session.get(Webhook, hook.id))
+        return webhooks.Answer(200, "ok")
+
+    monkeypatch.setattr(webhooks, "post", deleted_while_out)
+    with app.app_context(), statements() as sent:
+        webhooks.attempt(delivery_id)  # raises nothing: there is nothing left to record
+    assert any(statement.startswith("UPDATE webhook_deliveries") for statement in sent[1:])  # it tried to
+    db.session.expire_all()
+    assert db.session.get(WebhookDelivery, delivery_id) is None
