@@ -4,10 +4,9 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import database  # noqa: F401 (how the engine talks to each database: its hooks)
 from . import extensions as ext
 from . import security
 
@@ -156,14 +155,3 @@ def _init_runtime(app: Flask) -> None:
         app.extensions["pomodoro.background"] = LocalBackground(app)
         # The one process keeps the clock: it starts with the first request it serves.
         app.before_request(lambda: timers.start())
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record):
-    """SQLite: let readers and the timer thread work beside a writer."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()

@@ -9,13 +9,16 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import event as orm_event
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import announcements as said
 from . import rules
+from .database import OPENS_TRANSACTION
 from .extensions import db
 from .models import Cycle, Session, Task, User, new_id, utcnow
 from .schemas import configuration_json, cycle_json, session_json, task_json
@@ -69,16 +72,38 @@ def cycles_page(user: User, number: int, per_page: int, now: datetime | None = N
 
 
 def get_session(user: User, session_id: str, now: datetime | None = None) -> Session:
-    settle(user, now)
+    current = settle(user, now)
+    if current is not None and current.id == session_id:  # most often: the open session, read with the log-in
+        return current
     return own_record(user, Session, session_id, "No such session.")
 
 
+OPEN_SESSION = (  # built once: the statement of every read of a user's open session
+    select(Session)
+    .where(Session.user_id == bindparam("user_id"), Session.is_open())
+    .execution_options(populate_existing=True)
+)
+# The open session as the log-in read it, beside the user (`auth`), in the
+# database session's `info`: the transaction's first `open_session` takes it
+# instead of asking again. A commit or a rollback forgets it.
+READ_WITH_LOG_IN = "pomodoro.open_session"
+
+
+def read_with_log_in(user: User, session: Session | None) -> None:
+    db.session.info[READ_WITH_LOG_IN] = (user.id, session)
+
+
 def open_session(user: User) -> Session | None:
-    return db.session.scalar(
-        select(Session)
-        .where(Session.user_id == user.id, Session.status.in_(rules.OPEN_STATUSES))
-        .execution_options(populate_existing=True)
-    )
+    read = db.session.info.pop(READ_WITH_LOG_IN, None)
+    if read is not None and read[0] == user.id:
+        return read[1]
+    return db.session.scalar(OPEN_SESSION, {"user_id": user.id})
+
+
+@orm_event.listens_for(OrmSession, "after_commit")
+@orm_event.listens_for(OrmSession, "after_soft_rollback")
+def _forget_what_the_log_in_read(session, *_transaction) -> None:
+    session.info.pop(READ_WITH_LOG_IN, None)
 
 
 def active_cycle(user: User) -> Cycle | None:
@@ -110,6 +135,7 @@ def read_ahead(session_id: str) -> Session | None:
     session = db.session.get(
         Session, session_id, populate_existing=True,
         options=[joinedload(Session.cycle), joinedload(Session.user)],
+        execution_options=OPENS_TRANSACTION,  # its BEGIN now, not at the moment
     )
     if session is not None and session.status == rules.RUNNING:
         said.expect(session.user_id)

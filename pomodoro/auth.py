@@ -5,23 +5,61 @@ from datetime import timedelta
 from flask import abort, current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 from flask_smorest import Blueprint
-from sqlalchemy import delete, select
+from sqlalchemy import and_, bindparam, delete, select
+from sqlalchemy.orm import contains_eager, defer
 
-from . import background, schemas, tokens
+from . import actions, background, schemas, tokens
 from .errors import error_response
 from .extensions import csrf, db, limiter, login_manager
-from .models import ApiToken, BrowserSession, User, utcnow
+from .models import ApiToken, BrowserSession, Session, User, utcnow
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", description="API tokens")
+
+
+# Who is asking, in one round trip: the log-in (a token, or a browser's), its
+# user and the user's open session, which most requests go on to read
+# (`actions.read_with_log_in`). Built once, not for every request.
+# What a request seldom needs is left out (read if asked for): each column read costs every request.
+_OPEN_SESSION = and_(Session.user_id == User.id, Session.is_open())
+_USER = (defer(User.password_hash), defer(User.email_key))
+TOKEN_LOG_IN = (
+    select(ApiToken, Session).join(ApiToken.user).outerjoin(Session, _OPEN_SESSION)
+    .options(contains_eager(ApiToken.user).options(*_USER), defer(ApiToken.token_hash), defer(ApiToken.name))
+    .where(ApiToken.token_hash == bindparam("digest"),
+           ApiToken.expires_at.is_(None) | (ApiToken.expires_at > bindparam("now")))  # expired: as good as revoked
+    .execution_options(populate_existing=True)
+)
+BROWSER_LOG_IN = (
+    select(BrowserSession, Session).join(BrowserSession.user).outerjoin(Session, _OPEN_SESSION)
+    .options(contains_eager(BrowserSession.user).options(*_USER))
+    .where(BrowserSession.id == bindparam("id"))
+    .execution_options(populate_existing=True)
+)
+
+
+def _log_in(statement, **params) -> tuple:
+    """(the log-in, the user's open session) as `statement` finds them, or (None, None)."""
+    row = db.session.execute(statement, params).first()
+    return (None, None) if row is None else tuple(row)
+
+
+def find_token(secret: str) -> ApiToken | None:
+    """The token with this secret, unless it expired; its last use noted."""
+    token, open_session = _log_in(TOKEN_LOG_IN, digest=ApiToken.digest(secret), now=utcnow())
+    if token is not None:
+        tokens.touch(token)  # which may commit: what was read beside the token is kept after that
+        actions.read_with_log_in(token.user, open_session)
+    return token
 
 
 @login_manager.user_loader
 def load_user(browser_session_id: str):
     """The session and remember cookies name a browser's log-in, not the user:
     they sign in only while that BrowserSession exists."""
-    record = db.session.get(BrowserSession, browser_session_id)
+    record, open_session = _log_in(BROWSER_LOG_IN, id=browser_session_id)
     if record is None:
         return None
+    actions.read_with_log_in(record.user, open_session)
     g.browser_session = record
     record.user.signed_in_as = record
     return record.user
@@ -100,11 +138,10 @@ def load_user_from_token(req):
     token = bearer_token(req)
     if token is None:
         return None
-    record = ApiToken.find(token)
+    record = find_token(token)
     if record is None:
         return None
     g.api_token = record
-    tokens.touch(record)
     return record.user
 
 

@@ -8,8 +8,9 @@ from functools import cache
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text, TypeDecorator, func, select
-from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship, validates
+from sqlalchemy import (JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text, TypeDecorator, func,
+                        literal_column, select)
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import rules
@@ -154,16 +155,6 @@ class ApiToken(db.Model):
         secret = secrets.token_urlsafe(32)  # 256 bits
         return cls(user=user, token_hash=cls.digest(secret), name=name, expires_at=expires_at), secret
 
-    @classmethod
-    def find(cls, secret: str):
-        """The token with this secret, unless it expired (an expired token is as good as revoked)."""
-        return db.session.scalar(
-            select(cls).options(joinedload(cls.user)).where(
-                cls.token_hash == cls.digest(secret),
-                (cls.expires_at.is_(None)) | (cls.expires_at > utcnow()),
-            )
-        )
-
 
 class Cycle(db.Model):
     __tablename__ = "cycles"
@@ -232,6 +223,12 @@ class Session(db.Model):
     @property
     def interruptions(self) -> dict:
         return {"internal": self.interruptions_internal, "external": self.interruptions_external}
+
+    @classmethod
+    def is_open(cls):
+        """Running or paused, as SQL with the statuses written in (no parameters to expand at each
+        execution, and the partial index of open sessions is seen to apply)."""
+        return cls.status.in_([literal_column(f"'{status}'") for status in rules.OPEN_STATUSES])
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (

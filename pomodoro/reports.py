@@ -209,7 +209,7 @@ def settled_run(user: User, zone: ZoneInfo, day: date) -> int:
     if key in runs:
         return runs[key]
     settled = db.session.scalar(select(func.count()).select_from(Session).where(
-        Session.user_id == user.id, Session.status.in_(rules.OPEN_STATUSES), Session.started_at < end)) == 0
+        Session.user_id == user.id, Session.is_open(), Session.started_at < end)) == 0
     met = goal_days(user, zone, None, end)
     run = days.streaks(met, day)[0] if met and met[-1] == day else 0
     if settled:

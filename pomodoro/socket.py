@@ -20,10 +20,9 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from . import actions
 from .errors import error_response
-from .auth import browser_credential, token_credential
+from .auth import browser_credential, find_token, token_credential
 from .events import CLOSE, RESYNC, SIGNED_OUT, Listener, frame
 from .extensions import db, sock
-from .models import ApiToken
 from .schemas import session_json
 
 bp = Blueprint("socket", __name__)
@@ -48,7 +47,7 @@ def authenticate():
     token = request.args.get("token")
     g.socket_user = g.socket_credential = None
     if token:
-        record = ApiToken.find(token)
+        record = find_token(token)
         if record is not None:
             g.socket_user, g.socket_credential = record.user, token_credential(record)
     elif current_user.is_authenticated and _same_origin() and "browser_session" in g:

@@ -1,6 +1,7 @@
 """Helpers shared by the test modules (fixtures live in conftest.py; people
 are made by the `auth` fixture, `auth.sign_up`)."""
 import re
+import tempfile
 import threading
 from contextlib import contextmanager
 
@@ -65,6 +66,49 @@ def statements():
         yield sent
     finally:
         event.remove(db.engine, "before_cursor_execute", note)
+
+
+@contextmanager
+def round_trips(engine):
+    """Inside: the round trips `engine`'s connections make to PostgreSQL, read
+    from libpq's own trace of the protocol: a list of what each sent (each
+    round trip ends with the server's ReadyForQuery)."""
+    from psycopg import pq
+
+    trace, traced = tempfile.TemporaryFile("w+"), []
+
+    def checkout(dbapi_connection, _record, _proxy):
+        dbapi_connection.pgconn.trace(trace.fileno())
+        dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        traced.append(dbapi_connection)
+
+    def checkin(dbapi_connection, _record):
+        if dbapi_connection in traced:
+            dbapi_connection.pgconn.untrace()
+            traced.remove(dbapi_connection)
+
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
+    sent = []
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "checkin", checkin)
+        for dbapi_connection in traced:
+            dbapi_connection.pgconn.untrace()
+        trace.seek(0)
+        messages = re.split(r"^(?=[FB]\t\d+\t)", trace.read(), flags=re.M)  # a query's text may span lines
+        said = []
+        for text in messages:
+            direction, _length, message, *rest = text.split("\t", 3) + [""] if text else ("", "", "")
+            if direction == "F" and message in ("Query", "Parse"):
+                texts = re.findall(r'"((?:[^"]|"")*)"', rest[0])
+                said.append((texts[0] if message == "Query" else texts[1]).split()[0].upper())
+            elif direction == "B" and message.strip() == "ReadyForQuery":
+                sent.append(" ".join(said))
+                said = []
+        trace.close()
 
 
 def user_record(db, account) -> User:

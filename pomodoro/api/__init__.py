@@ -19,18 +19,14 @@ def protect(bp, public: set[str] = frozenset()) -> None:
     not JSON, and ids that cannot name anything."""
 
     @bp.before_request
-    def authenticate():
-        if request.endpoint not in public:
-            return require_user()
-        return None
-
-    bp.before_request(require_json_body)
-
-    @bp.before_request
-    def refuse_impossible_ids():
-        """An id with a NUL in it names nothing (and PostgreSQL will not even compare it)."""
-        if any("\x00" in value for value in (request.view_args or {}).values()):
+    def guard():
+        if request.endpoint not in public and (refused := require_user()) is not None:
+            return refused
+        require_json_body()
+        # An id with a NUL in it names nothing (and PostgreSQL will not even compare it).
+        if request.view_args and any("\x00" in value for value in request.view_args.values()):
             abort(404)
+        return None
 
 
 def per_user() -> str:
