@@ -110,6 +110,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     ext.login_manager.login_view = "pages.login"
     ext.csrf.init_app(app)
     ext.limiter.init_app(app)
+    # Every limit here is a route's own, set by a decorator that checks it as the view is called.
+    # The check Flask-Limiter also runs before every request, for limits of the whole app or of a
+    # blueprint (there are none), would only cost each request its time.
+    app.before_request_funcs[None].remove(ext.limiter._check_request_limit)
     ext.sock.init_app(app)
     _init_runtime(app)
 

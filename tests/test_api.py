@@ -2,7 +2,7 @@
 and the session rules as an API client meets them."""
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -452,3 +452,28 @@ def test_the_openapi_document_and_its_page_are_served(client):
         assert method in paths[path], (method, path)
     page = client.get("/docs")
     assert page.status_code == 200 and "text/html" in page.content_type
+
+
+def test_a_session_is_written_as_marshmallow_writes_it_in_every_state(app, ada, monkeypatch):
+    """`schemas.Session.dump` writes its fields out by hand, for speed: it must say what the declared schema says."""
+    from marshmallow import Schema
+
+    from pomodoro import schemas
+
+    task = ada.post("/tasks", {"title": "Write"}).json
+    first = ada.start()
+    ada.post(f"/sessions/{first['id']}/interruptions", {"kind": "external"})
+    ada.patch(f"/sessions/{first['id']}/stop")
+    ada.set_status(first["id"], "completed")
+    ada.patch(f"/sessions/{first['id']}", {"note": "done", "task_id": task["id"]})
+    skipped = ada.set_status(ada.start()["id"], "cancelled")
+    paused = ada.patch(f"/sessions/{ada.start()['id']}/stop").json
+    running = ada.patch(f"/sessions/{paused['id']}/resume").json
+    monkeypatch.setattr(schemas, "utcnow", lambda: datetime(2026, 12, 7, 12, 0, 0, 123456, tzinfo=UTC))
+    schema = schemas.Session()
+    with app.app_context():
+        stored = [db.session.get(Session, one["id"]) for one in (first, skipped, running)]
+        for session in stored:
+            assert schema.dump(session) == Schema.dump(schema, session)
+        assert schema.dump(stored, many=True) == Schema.dump(schema, stored, many=True)
+        assert stored[0].note == "done" and stored[0].interruptions["external"] == 1

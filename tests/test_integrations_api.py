@@ -169,3 +169,12 @@ def test_the_delivery_log_is_newest_first_and_paginated(client, auth):
 def test_nothing_answers_without_credentials(client):
     for method, path in [("GET", "/auth/tokens"), ("POST", "/auth/tokens"), ("GET", "/webhooks"), ("POST", "/webhooks")]:
         assert client.open(path, method=method, json={}).status_code == 401
+
+
+def test_making_tokens_is_limited_per_account(client, auth):
+    ada, bo = auth.sign_up(), auth.sign_up()
+    for _ in range(30):
+        assert client.post("/auth/tokens", json={"name": "script"}, headers=ada.headers).status_code == 201
+    limited = client.post("/auth/tokens", json={"name": "one too many"}, headers=ada.headers)
+    assert limited.status_code == 429 and limited.json["error"]["code"] == "rate_limited"
+    assert client.post("/auth/tokens", json={"name": "script"}, headers=bo.headers).status_code == 201  # Bo's own count
