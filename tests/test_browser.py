@@ -5,12 +5,13 @@ Each test waits on conditions with deadlines. The run leaves a screenshot of
 every page (phone and desktop, light and dark) under screenshots/.
 """
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from .browser import DESKTOP, SERVER_SETTINGS, email, expect, go, new_context, sign_up
-from .live import ROOT
+from .live import ROOT, wait_until
 from .stacks import embedded_stack
 
 SHOTS = ROOT / "screenshots"
@@ -145,6 +146,41 @@ def test_the_end_of_a_session_is_noticed_even_when_the_socket_is_blocked(browser
     expect(page.locator("#notice-text")).to_contain_text("Focus session complete", timeout=8000)
     expect(page.locator("#timer")).to_have_attribute("data-type", "short_break")
     expect(page).to_have_title(re.compile(r"Focus done"))
+    context.close()
+
+
+def test_the_end_is_noticed_when_the_answer_that_started_the_session_was_slow(browser, server):
+    # The Start answer takes 1.5 s to arrive, so the offset the page measured
+    # from it is 1.5 s behind the server. The part that brings the break must
+    # still be read as "the focus ran out", by the server's clock that wrote it.
+    context = new_context(browser, server)
+    page = context.new_page()
+    page.route_web_socket(re.compile(r"/ws$"), lambda socket: None)  # opens, then says nothing
+    sign_up(page, email("slowstart"), live=False)
+    go(page, "Settings")
+    page.get_by_label("Focus", exact=True).fill("0:02")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+    go(page, "Timer")
+
+    def slow(route):
+        answer = route.fetch()
+        time.sleep(1.5)  # the slow network being simulated, not a wait for a condition
+        route.fulfill(response=answer)
+
+    page.route(lambda url: url.endswith("/start"), slow)
+    page.get_by_role("button", name="Start focus").click()
+    expect(page.locator("#timer")).to_have_attribute("data-status", "running")
+
+    def on_break():
+        answer = context.request.get("/sessions/current")
+        return answer.ok and answer.json()["type"] == "short_break"
+
+    wait_until(on_break, 10, message="the focus session to be completed by the server")
+    page.evaluate("window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")  # a refresh
+    expect(page.locator("#timer")).to_have_attribute("data-type", "short_break")
+    expect(page.locator("#notice-text")).to_contain_text("Focus session complete", timeout=2000)
+    expect(page.locator("#notice")).to_be_visible()
     context.close()
 
 

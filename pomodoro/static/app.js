@@ -54,13 +54,16 @@
     var timer = document.getElementById('timer');
     if (!timer) return;
     var data = timer.dataset;
-    if (clock.status === 'running' && clock.sessionId && data.sessionId !== clock.sessionId && secondsLeft() <= 0.5) {
+    var writtenAt = Date.parse(data.serverTime);
+    if (clock.status === 'running' && clock.sessionId && data.sessionId !== clock.sessionId &&
+        clock.endsAt !== null && writtenAt >= clock.endsAt - 500) {
       // The session ran out and the page learnt it without the socket's word (it may be down).
+      // Judged by the server's clock when it wrote this part, not by the offset
+      // measured earlier: a slow answer must not hide the end it brings.
       sessionDone({ id: clock.sessionId, type: clock.type }, data.status === 'running' ? { type: data.type } : null);
     }
-    var serverTime = Date.parse(data.serverTime);
-    if (!isNaN(serverTime)) clock.offset = serverTime - Date.now();
-    clock.shownAt = serverTime;  // how new what is shown is (the server's clock)
+    if (!isNaN(writtenAt)) clock.offset = writtenAt - Date.now();
+    clock.shownAt = writtenAt;  // how new what is shown is (the server's clock)
     clock.status = data.status;
     clock.type = data.type;
     clock.sessionId = data.sessionId;
@@ -200,7 +203,10 @@
       toast('Cannot reach the server. Check your connection and try again.');
     });
     document.body.addEventListener('htmx:beforeRequest', function (event) {
-      var button = event.detail.elt && event.detail.elt.querySelector && event.detail.elt.querySelector('[data-action]');
+      var elt = event.detail.elt;
+      // A part fetched again (data-refresh) holds buttons too, but no one pressed them.
+      if (!elt || !elt.querySelector || elt.hasAttribute('data-refresh')) return;
+      var button = elt.querySelector('[data-action]');
       if (!button) return;
       lastAction = { name: button.dataset.action, at: Date.now() };
       var notice = document.getElementById('notice');
