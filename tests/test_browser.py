@@ -131,16 +131,20 @@ def test_without_javascript_every_button_is_a_form(browser, server):
     context.close()
 
 
-def test_the_end_of_a_session_is_noticed_even_when_the_socket_is_blocked(browser, server):
-    context = new_context(browser, server)
-    page = context.new_page()
-    page.route_web_socket(re.compile(r"/ws$"), lambda socket: socket.close())  # a proxy that drops WebSockets
-    sign_up(page, email("nosocket"), live=False)
+def focus_of_two_seconds(page):
     go(page, "Settings")
     page.get_by_label("Focus", exact=True).fill("0:02")
     page.get_by_role("button", name="Save settings").click()
     expect(page.get_by_text("Settings saved.")).to_be_visible()
     go(page, "Timer")
+
+
+def test_the_end_of_a_session_is_noticed_even_when_the_socket_is_blocked(browser, server):
+    context = new_context(browser, server)
+    page = context.new_page()
+    page.route_web_socket(re.compile(r"/ws$"), lambda socket: socket.close())  # a proxy that drops WebSockets
+    sign_up(page, email("nosocket"), live=False)
+    focus_of_two_seconds(page)
     expect(page.locator("#live")).not_to_have_attribute("data-state", "on")
     page.get_by_role("button", name="Start focus").click()
     expect(page.locator("#notice-text")).to_contain_text("Focus session complete", timeout=8000)
@@ -157,11 +161,7 @@ def test_the_end_is_noticed_when_the_answer_that_started_the_session_was_slow(br
     page = context.new_page()
     page.route_web_socket(re.compile(r"/ws$"), lambda socket: None)  # opens, then says nothing
     sign_up(page, email("slowstart"), live=False)
-    go(page, "Settings")
-    page.get_by_label("Focus", exact=True).fill("0:02")
-    page.get_by_role("button", name="Save settings").click()
-    expect(page.get_by_text("Settings saved.")).to_be_visible()
-    go(page, "Timer")
+    focus_of_two_seconds(page)
 
     def slow(route):
         answer = route.fetch()
