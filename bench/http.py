@@ -9,7 +9,8 @@ shares the machine's two cores with the servers.
 
 Figures: authenticated GET /sessions/current; the write round start → stop →
 resume → cancel (each wrk thread is one user with one connection, walking the
-round); the timer page's time to first byte for a signed-in browser, in
+round), against a bare endpoint that makes one UPDATE in a transaction too;
+the timer page's time to first byte for a signed-in browser, in
 production and in the embedded default (flask run).
 """
 import argparse
@@ -25,6 +26,7 @@ import requests
 from tests.live import Process, answers, free_port, procfile, session_cookie, wait_until
 from tests.stacks import embedded_stack, production_stack
 
+from .bare import prepare
 from .common import seed_log_in, seed_users
 
 REPORT = """
@@ -84,6 +86,7 @@ def best_of(runs: int, measure) -> dict:
 
 
 def serve_bare(env: dict) -> tuple[Process, str]:
+    prepare(env["DATABASE_URL"])
     port = free_port()
     command = procfile("web").replace("wsgi:app", "bench.bare:app")
     bare = Process(command, {**env, "PORT": str(port)}, log_name="bare").start()
@@ -122,6 +125,8 @@ def main() -> None:
             results["GET /sessions/current, -t2 -c32"] = best_of(
                 n, lambda: wrk(stack.base + "/sessions/current", 2, 32, s, headers=[auth]))
             results["bare, -t8 -c8"] = best_of(n, lambda: wrk(bare_base + "/bare", 8, 8, s))
+            results["bare + UPDATE, -t8 -c8"] = best_of(
+                n, lambda: wrk(bare_base + "/bare-write", 8, 8, s, 'wrk.method = "POST"\n'))
             results["write round, -t8 -c8"] = best_of(n, lambda: wrk(stack.base, 8, 8, s, round_script(stack)))
             results["bare, -t1 -c1"] = best_of(n, lambda: wrk(bare_base + "/bare", 1, 1, s))
             results["timer page, production, -t1 -c1"] = page_first_byte(stack, s)
@@ -142,6 +147,7 @@ def table(results: dict) -> str:
         ("GET /sessions/current, against bare + SELECT 1", "GET /sessions/current, -t2 -c32",
          "bare + SELECT 1, -t2 -c32"),
         ("write round (4 requests)", "write round, -t8 -c8", "bare, -t8 -c8"),
+        ("write round, against bare + UPDATE", "write round, -t8 -c8", "bare + UPDATE, -t8 -c8"),
         ("timer page, production", "timer page, production, -t1 -c1", "bare, -t1 -c1"),
         ("timer page, embedded", "timer page, embedded, -t1 -c1", "bare, -t1 -c1"),
     ]
