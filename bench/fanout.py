@@ -87,7 +87,9 @@ def main() -> None:
 
     floor = pubsub_floor(args.floor_redis)
     command = COMMANDS[args.server]
-    with production_stack(web_command=command and command.replace("{threads}", str(args.sockets + 50))) as stack:
+    # One account holds every socket here: lift its cap (`SOCKETS_PER_USER`) to the count.
+    with production_stack(web_command=command and command.replace("{threads}", str(args.sockets + 50)),
+                          SOCKETS_PER_USER=str(args.sockets)) as stack:
         ((user_id, token),) = seed_users(stack.env["DATABASE_URL"], 1)
         idle_memory = web_memory(stack)
         session = requests.Session()

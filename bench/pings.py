@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
     allow_many_open_files()
-    with production_stack(SOCKET_PING_SECONDS=str(args.ping)) as stack:
+    with production_stack(SOCKET_PING_SECONDS=str(args.ping), SOCKETS_PER_USER=str(args.sockets)) as stack:
         ((user_id, token),) = seed_users(stack.env["DATABASE_URL"], 1)
         idle = usage(stack)
 
