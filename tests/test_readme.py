@@ -150,3 +150,11 @@ def test_walkthrough_against_the_procfile_on_postgresql(tmp_path):
         finally:
             web.stop()
 
+
+
+def test_the_readme_shows_the_procfile_as_it_is():
+    """Someone deploying by hand copies the README's lines, not the Procfile."""
+    readme = (ROOT / "README.md").read_text()
+    procfile_lines = (ROOT / "Procfile").read_text().strip().splitlines()
+    shown = re.search(r"`Procfile`'s processes:\n\n((?:    .*\n)+)", readme).group(1)
+    assert [line[4:] for line in shown.splitlines()] == procfile_lines
