@@ -480,6 +480,12 @@
   var focusAfterSwap = null;  // a selector to focus once the board is swapped in
   var submittedTitle = null;  // what the new-task field held when it was sent
 
+  // The person's own requests for the board on their way. Each names the board
+  // shown when it was sent, so a refresh must not replace that board first:
+  // the answer (an edit form, say) would land nowhere. What the refresh would
+  // show, the answer shows too, being newer.
+  var ownRequests = 0;
+
   function listUrl() {
     var board = document.getElementById('task-board');
     return board ? board.dataset.list : null;
@@ -490,7 +496,10 @@
     var board = document.getElementById('task-board');
     values = values || {};
     if (board && board.dataset.all) values.all = '1';  // the whole list stays shown
-    window.htmx.ajax(verb, url, { source: source, target: '#task-board', swap: 'outerHTML', values: values });
+    ownRequests += 1;
+    var done = function () { ownRequests -= 1; };
+    window.htmx.ajax(verb, url, { source: source, target: '#task-board', swap: 'outerHTML', values: values })
+      .then(done, done);
     return true;
   }
 
@@ -542,6 +551,11 @@
   function beforeBoardSwap(event) {
     var target = event.detail && event.detail.target;
     if (!target || target.id !== 'task-board') return;
+    var source = event.detail.requestConfig && event.detail.requestConfig.elt;  // (detail.elt is the target)
+    if (ownRequests && source && source.hasAttribute && source.hasAttribute('data-refresh')) {
+      event.detail.shouldSwap = false;
+      return;
+    }
     var row = rowOf(document.activeElement);
     focusedBefore = row && target.contains(row)
       ? { task: row.dataset.task, index: controls(row).indexOf(document.activeElement) } : null;
@@ -561,7 +575,10 @@
     if (!focusAfterSwap || !document.getElementById('task-board') || (target && target.id !== 'task-board')) return;
     var element = document.querySelector(focusAfterSwap);
     focusAfterSwap = null;
-    if (element) element.focus();
+    // The board settles a moment after it is swapped in: someone quicker who
+    // already went to another field of it keeps their place.
+    var active = document.activeElement;
+    if (element && (!active || active === document.body)) element.focus();
   }
 
   function typing(target) {
