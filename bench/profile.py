@@ -99,7 +99,7 @@ def main() -> None:
 
             with app.app_context():
                 db.engine.dispose()
-            bare.engine.dispose()
+            bare.engine().dispose()
     finally:
         redis.stop()
 

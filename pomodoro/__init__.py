@@ -64,6 +64,7 @@ def _settings(app: Flask) -> dict:
         "SESSION_COOKIE_SECURE": env.get("SECURE_COOKIES", "0") == "1",
         "REMEMBER_COOKIE_SECURE": env.get("SECURE_COOKIES", "0") == "1",
         "WEBHOOK_ALLOW_PRIVATE": env.get("WEBHOOK_ALLOW_PRIVATE", "0") == "1",
+        "BACKGROUND_NICENESS": int(env.get("BACKGROUND_NICENESS", "10")),
     }
 
 

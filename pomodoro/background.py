@@ -3,7 +3,8 @@ inside a request and never on the path that completes sessions.
 
 One face, `run(job, *args, at=None)`: run the plain function named by the
 dotted path `job` (it takes ids, and runs inside an app context) now or at
-`at`, trying again a few times if it raises. Two adapters behind it:
+`at`, trying again a few times if it raises (`run_each` hands several calls
+of one job over at once). Two adapters behind it:
 - `LocalBackground` (embedded mode, and inside each `background` process): a
   scheduler thread and a small pool of threads in this process;
 - `RQBackground` (production): a job due now is pushed on a Redis list (one
@@ -46,6 +47,13 @@ RETRY_AFTER = (1, 5, 30)
 def run(job: str, *args, at: datetime | None = None) -> None:
     """Run `job(*args)` in the background, now or at `at`."""
     current_app.extensions["pomodoro.background"].run(job, *args, at=at)
+
+
+def run_each(job: str, calls: list[tuple]) -> None:
+    """Run `job(*args)` now for each `args` of `calls`, handed over together
+    (in production one Redis round trip for them all)."""
+    if calls:
+        current_app.extensions["pomodoro.background"].run_each(job, calls)
 
 
 _sweeps: list[tuple[float, Callable[[], None]]] = []
@@ -117,6 +125,10 @@ class LocalBackground:
                 self._thread = threading.Thread(target=self._loop, name="background", daemon=True)
                 self._thread.start()
             self._wake.notify()
+
+    def run_each(self, job: str, calls: list[tuple]) -> None:
+        for args in calls:
+            self.run(job, *args)
 
     def stop(self) -> None:
         with self._wake:
@@ -209,6 +221,12 @@ class RQBackground:
                                       retry=Retry(max=len(RETRY_AFTER), interval=list(RETRY_AFTER)))
         except redis.RedisError as error:  # the work is in rows: a sweep queues it again
             log.warning("could not queue %s%r: %s", job, args, error)
+
+    def run_each(self, job: str, calls: list[tuple]) -> None:
+        try:
+            self.queue.connection.rpush(self.NOW, *(json.dumps([job, list(args)]) for args in calls))
+        except redis.RedisError as error:  # as above: a sweep queues them again
+            log.warning("could not queue %d of %s: %s", len(calls), job, error)
 
 
 def hand_over(job: str, *args) -> None:

@@ -215,8 +215,7 @@ def _dispatch_later(made: list) -> None:
     """Hand new deliveries to background work, which hands them to the sender
     of a process that does not keep the clock (a `background` process, or the
     embedded one's own threads)."""
-    for delivery in made:
-        background.run(DISPATCH, delivery.id, destination(delivery.webhook.url))
+    background.run_each(DISPATCH, [(delivery.id, destination(delivery.webhook.url)) for delivery in made])
 
 
 def destination(url: str) -> str:

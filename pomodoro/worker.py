@@ -17,6 +17,7 @@ never competes with the clock for a worker's interpreter.
 """
 import gc
 import logging
+import os
 import sys
 
 import click
@@ -79,4 +80,5 @@ def background_command() -> None:
     app = current_app._get_current_object()
     if not app.config["REDIS_URL"]:
         raise click.UsageError("Background work needs REDIS_URL; without it `flask run` does it itself.")
+    os.nice(app.config["BACKGROUND_NICENESS"])  # on a shared host, the clock's processes come first
     app.extensions["pomodoro.background"].work(app)

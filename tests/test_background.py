@@ -70,6 +70,12 @@ def test_a_job_runs_now_on_a_background_thread_in_an_app_context(app, db):
     assert thread != threading.current_thread().name and app_name == app.name
 
 
+def test_several_calls_handed_over_together_each_run_once(app, db):
+    background.run_each(RECORD, [("one",), ("two",)])
+    wait_until(lambda: ran("one") and ran("two"), 5, message="both calls to run")
+    assert len(RAN) == 2
+
+
 def test_a_job_given_a_time_runs_at_that_time_not_before(app, db):
     due = utcnow() + timedelta(milliseconds=300)
     background.run(RECORD, "later", at=due)
@@ -121,6 +127,19 @@ def test_over_redis_a_job_due_now_reaches_a_background_process_threads(app, db, 
         assert thread.startswith("background")
         wait_until(lambda: ran("and another"), 5, message="the second job")
         assert adapter.take(local, wait=0.1) == 0, "nothing left"
+    finally:
+        local.stop()
+
+
+def test_over_redis_several_calls_handed_over_together_each_run_once(app, db, queue):
+    background.run_each(RECORD, [("first of three",), ("second of three",), ("third of three",)])
+    assert queue.connection.llen(RQBackground.NOW) == 3 and RAN == [], "queued, not run in the request"
+    local = LocalBackground(app)
+    try:
+        assert app.extensions["pomodoro.background"].take(local, wait=1) == 3
+        wait_until(lambda: all(ran(f"{which} of three") for which in ("first", "second", "third")), 5,
+                   message="each of the three to run")
+        assert len(RAN) == 3
     finally:
         local.stop()
 

@@ -4,6 +4,7 @@ never by the `worker` that keeps the clock; a background process killed
 mid-delivery and a Redis restarted empty lose nothing, and a repeat carries
 the same `webhook-id`."""
 import json
+import os
 import signal
 
 import pytest
@@ -71,6 +72,15 @@ def test_the_worker_that_completes_a_session_does_not_send_its_delivery(producti
         finally:
             production.background.start()
         wait_until(lambda: completions(receiver, session["id"]), 30, 0.2, message="the background process sending it")
+
+
+def test_the_background_process_gives_way_to_the_clock_and_the_requests_on_the_cpu(production):
+    """What `ps` shows in its NI column: the sender runs BACKGROUND_NICENESS
+    (10) below the worker and the web processes."""
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, production.background.popen.pid) == min(mine + 10, 19)
+    assert os.getpriority(os.PRIO_PROCESS, production.worker.popen.pid) == mine
+    assert os.getpriority(os.PRIO_PROCESS, production.web.popen.pid) == mine
 
 
 def test_a_background_process_killed_mid_delivery_loses_nothing_and_repeats_with_the_same_id(production):
