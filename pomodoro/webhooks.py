@@ -29,10 +29,9 @@ from urllib.parse import urlsplit
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from flask import current_app
-from sqlalchemy import delete as delete_rows, func, select, update
+from sqlalchemy import bindparam, delete as delete_rows, func, select, update
 from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm.exc import StaleDataError
 
 from . import announcements, background
 from . import webhook_rules as rules
@@ -339,18 +338,26 @@ def sender(app) -> Sender:
         return app.extensions["pomodoro.webhooks.sender"]
 
 
-def _claim(delivery_id: str, now: datetime) -> WebhookDelivery | None:
-    """Take the lease on a due delivery and read it, in one statement; None if
-    it is not due, or another attempt holds it."""
-    return db.session.scalar(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == rules.PENDING,
-               WebhookDelivery.next_attempt_at <= now + timedelta(seconds=1),
-               WebhookDelivery.leased_until.is_(None) | (WebhookDelivery.leased_until < now))
-        .values(leased_until=now + LEASE)
-        .returning(WebhookDelivery)
-        .execution_options(populate_existing=True)
-    )
+# An attempt's reads and writes, as statements built once (the ORM's unit of
+# work cost several times the attempt's own work): the sender reads and
+# writes columns, not records, so nothing is loaded or flushed.
+_DELIVERIES, _ENDPOINTS = WebhookDelivery.__table__, Webhook.__table__
+_CLAIM = (  # the lease on a due delivery, if no other attempt holds it, and what the attempt needs
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == bindparam("delivery_id"), _DELIVERIES.c.status == rules.PENDING,
+           _DELIVERIES.c.next_attempt_at <= bindparam("due_by"),
+           _DELIVERIES.c.leased_until.is_(None) | (_DELIVERIES.c.leased_until < bindparam("now")))
+    .values(leased_until=bindparam("lease"))
+    .returning(_DELIVERIES.c.webhook_id, _DELIVERIES.c.payload, _DELIVERIES.c.attempts)
+)
+_ENDPOINT = select(_ENDPOINTS.c.url, _ENDPOINTS.c.enabled, _ENDPOINTS.c.secret, _ENDPOINTS.c.previous_secret,
+                   _ENDPOINTS.c.previous_secret_until, _ENDPOINTS.c.failing_since
+                   ).where(_ENDPOINTS.c.id == bindparam("webhook_id"))
+_RECORD = update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id"))
+_ANSWERED = ("attempts", "last_attempt_at", "response_code", "error", "duration_ms", "response_body", "status",
+             "next_attempt_at")
+_RECORD_ATTEMPT = _RECORD.values(leased_until=None, **{name: bindparam(f"new_{name}") for name in _ANSWERED})
+_MARK_ENDPOINT = update(_ENDPOINTS).where(_ENDPOINTS.c.id == bindparam("webhook_id"))
 
 
 class Answer:
@@ -363,23 +370,24 @@ class Answer:
 
 def attempt(delivery_id: str) -> None:
     """One attempt at a delivery, if it is due and no one else is on it: the
-    lease and the endpoint read and committed, the request made, what it got
-    stored (from the records read at the claim: the lease keeps other
-    attempts off the row meanwhile)."""
+    lease taken and the endpoint read and committed, the request made, what it
+    got stored (the lease keeps other attempts off the row meanwhile)."""
     now = utcnow()
-    delivery = _claim(delivery_id, now)
-    if delivery is None:
+    claimed = db.session.execute(_CLAIM, {"delivery_id": delivery_id, "due_by": now + timedelta(seconds=1),
+                                          "now": now, "lease": now + LEASE}).one_or_none()
+    endpoint = claimed and db.session.execute(_ENDPOINT, {"webhook_id": claimed.webhook_id}).one_or_none()
+    if endpoint is None:  # not due, held by another attempt, or gone
         db.session.commit()
         return
-    webhook = delivery.webhook
-    if not webhook.enabled:
-        delivery.status, delivery.error, delivery.leased_until = rules.FAILED, "The endpoint is disabled.", None
+    if not endpoint.enabled:
+        db.session.execute(_RECORD.values(status=rules.FAILED, error="The endpoint is disabled.", leased_until=None),
+                           {"delivery_id": delivery_id})
         db.session.commit()
         return
-    signing = rules.signing_secrets(webhook.secret, webhook.previous_secret, webhook.previous_secret_until, now)
+    signing = rules.signing_secrets(endpoint.secret, endpoint.previous_secret, endpoint.previous_secret_until, now)
     db.session.commit()  # no transaction stays open while the endpoint takes its time
-    answer = post(webhook.url, delivery_id, delivery.payload, signing)
-    _record(delivery, answer)
+    answer = post(endpoint.url, delivery_id, claimed.payload, signing)
+    _record(delivery_id, claimed, endpoint, answer)
 
 
 def post(url: str, message_id: str, body: str, signing: list[str]) -> Answer:
@@ -465,27 +473,29 @@ def _elapsed(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
 
 
-def _record(delivery: WebhookDelivery, answer: Answer) -> None:
-    """Store what the attempt got, and what follows: done, another try (queued), or failed."""
+def _record(delivery_id: str, claimed, endpoint, answer: Answer) -> None:
+    """Store what the attempt got, and what follows: done, another try (queued),
+    or failed; and on the endpoint, since when it fails, or why it was disabled."""
     now = utcnow()
-    webhook = delivery.webhook
-    delivery.attempts += 1
-    delivery.last_attempt_at, delivery.leased_until = now, None
-    delivery.response_code, delivery.error = answer.code, answer.error
-    delivery.duration_ms, delivery.response_body = answer.duration_ms, answer.body or None
-    outcome = rules.after_attempt(delivery.attempts, answer.code, answer.retry_after, webhook.failing_since,
+    attempts = claimed.attempts + 1
+    outcome = rules.after_attempt(attempts, answer.code, answer.retry_after, endpoint.failing_since,
                                   now, random.uniform(-1, 1))
-    delivery.status, delivery.next_attempt_at = outcome.status, outcome.next_attempt_at
+    stored = db.session.execute(_RECORD_ATTEMPT, {
+        "delivery_id": delivery_id, "new_attempts": attempts, "new_last_attempt_at": now,
+        "new_response_code": answer.code, "new_error": answer.error, "new_duration_ms": answer.duration_ms,
+        "new_response_body": answer.body or None, "new_status": outcome.status,
+        "new_next_attempt_at": outcome.next_attempt_at,
+    })
+    changes = {}
     if outcome.status == rules.DELIVERED:
-        webhook.failing_since = None
-    elif webhook.failing_since is None:
-        webhook.failing_since = now
+        if endpoint.failing_since is not None:
+            changes["failing_since"] = None
+    elif endpoint.failing_since is None:
+        changes["failing_since"] = now
     if outcome.disable_reason:
-        webhook.enabled, webhook.disabled_reason = False, outcome.disable_reason
-    try:
-        db.session.commit()
-    except StaleDataError:  # the endpoint, and its deliveries with it, were deleted meanwhile
-        db.session.rollback()
-        return
-    if outcome.status == rules.PENDING:
-        background.run(DISPATCH, delivery.id, destination(webhook.url), at=outcome.next_attempt_at)
+        changes.update(enabled=False, disabled_reason=outcome.disable_reason)
+    if changes:
+        db.session.execute(_MARK_ENDPOINT.values(**changes), {"webhook_id": claimed.webhook_id})
+    db.session.commit()
+    if stored.rowcount and outcome.status == rules.PENDING:  # (none stored: the endpoint was deleted meanwhile)
+        background.run(DISPATCH, delivery_id, destination(endpoint.url), at=outcome.next_attempt_at)
