@@ -273,5 +273,6 @@ def test_screenshots_of_the_timer_with_tasks(browser, server, shots):  # noqa: F
             view = shot.new_page()
             view.goto("/")
             expect(view.locator("#task-list li.task")).to_have_count(3)
+            expect(view.locator("#live")).to_have_attribute("data-state", "on")  # not a "Connecting…" shot
             view.screenshot(path=SHOTS / f"tasks-timer-{device}-{scheme}.png", full_page=True)
             shot.close()
